@@ -4,9 +4,10 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
 # Extra arguments for `make test`, e.g. make test ARGS='-run Foo ./lifecycle/...'
 ARGS ?=
-# Benchmarks for `make bench`: make bench BENCH=Lock BENCHTIME=5s
+# Benchmarks for `make bench`: make bench BENCH=Lock BENCHTIME=5s BENCHPKG=./store/...
 BENCH ?= .
 BENCHTIME ?= 1s
+BENCHPKG ?= ./...
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all test demo vet lint bench fmt
@@ -30,7 +31,7 @@ lint:
 # Benchmarks against the same real services, without the race detector so
 # the numbers mean something (PostgreSQL keeps fsync on).
 bench:
-	FLEETKIT_TEST_RACE=0 scripts/test.sh -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...
+	FLEETKIT_TEST_RACE=0 scripts/test.sh -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(BENCHPKG)
 
 fmt:
 	$(GO) fmt ./...

@@ -42,8 +42,8 @@ type WebhookOptions struct {
 	// reported as a failed delivery rather than re-sent elsewhere.
 	Client *http.Client
 	// Timeout bounds each attempt, from sending the request to reading
-	// the response headers. Default 5s. The ctx given to Notify bounds
-	// all attempts together.
+	// the response. Default 5s. The ctx given to Notify bounds all
+	// attempts and the waits between them together.
 	Timeout time.Duration
 	// MaxAttempts is how many times one event is sent at most, the first
 	// attempt included. Default 4.

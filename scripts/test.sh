@@ -49,19 +49,22 @@ as_pg() {
 	# Runs a PostgreSQL command, as the unprivileged PG_USER when we are root
 	# (initdb and postgres refuse to run as root). The subshell cds to the
 	# temp dir so that the command's cwd is readable by that user.
-	if [[ -n $PG_USER ]]; then
+	if [[ -n $PG_USER ]] && have runuser; then
 		(cd "$TMP" && runuser -u "$PG_USER" -- "$@")
+	elif [[ -n $PG_USER ]]; then
+		(cd "$TMP" && su -s /bin/sh "$PG_USER" -c "$(printf '%q ' "$@")")
 	else
 		"$@"
 	fi
 }
 
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	local rc=$?
 	set +e
 	trap '' INT TERM
 	if [[ -n $CHILD_PID ]] && kill -0 "$CHILD_PID" 2>/dev/null; then
-		kill -TERM "$CHILD_PID" 2>/dev/null
+		kill -TERM -- "-$CHILD_PID" 2>/dev/null || kill -TERM "$CHILD_PID" 2>/dev/null
 		wait "$CHILD_PID" 2>/dev/null
 	fi
 	if [[ $POLICY_RC_CREATED == true ]]; then
@@ -101,7 +104,15 @@ if [[ ${#PKGS[@]} -eq 0 ]]; then
 	TEST_ARGS+=(./...)
 fi
 
-GO=$(command -v go || true)
+# have CMD: CMD is an executable in PATH (bash's `command -v` alone also
+# reports non-executable files).
+have() {
+	local p
+	p=$(command -v "$1" 2>/dev/null) && [[ -x $p ]]
+}
+
+GO=""
+have go && GO=$(command -v go)
 if [[ -z $GO && -x /usr/local/go/bin/go ]]; then
 	GO=/usr/local/go/bin/go
 fi
@@ -111,11 +122,11 @@ find_pg_bin() {
 	# Prints the directory holding initdb, pg_ctl and postgres: PATH first,
 	# else the newest /usr/lib/postgresql/*/bin.
 	local d
-	if command -v initdb >/dev/null && command -v pg_ctl >/dev/null && command -v postgres >/dev/null; then
+	if have initdb && have pg_ctl && have postgres; then
 		dirname "$(command -v pg_ctl)"
 		return 0
 	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4,4 -V -r); do
+	for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5,5Vr); do
 		if [[ -x $d/initdb && -x $d/pg_ctl && -x $d/postgres ]]; then
 			echo "$d"
 			return 0
@@ -127,18 +138,18 @@ find_pg_bin() {
 have_cc() {
 	local cc
 	cc=$("$GO" env CC 2>/dev/null || true)
-	[[ -n $cc ]] && command -v "${cc%% *}" >/dev/null
+	[[ -n $cc ]] && have "${cc%% *}"
 }
 
 MISSING_PKGS=()
 find_pg_bin >/dev/null || MISSING_PKGS+=(postgresql)
-command -v redis-server >/dev/null || MISSING_PKGS+=(redis-server)
+have redis-server || MISSING_PKGS+=(redis-server)
 if [[ $RACE == true ]] && ! have_cc; then
 	MISSING_PKGS+=(gcc libc6-dev) # go test -race needs cgo
 fi
 
 if [[ ${#MISSING_PKGS[@]} -gt 0 ]]; then
-	if [[ $IS_ROOT == true ]] && command -v apt-get >/dev/null; then
+	if [[ $IS_ROOT == true ]] && have apt-get; then
 		log "installing missing packages: ${MISSING_PKGS[*]}"
 		# Do not let the packages start their own system-wide services
 		# (postgresql on 5432, redis on 6379): we run private instances.
@@ -171,7 +182,7 @@ fi
 USED_PORTS=" "
 FREE_PORT=""
 port_in_use() {
-	if command -v ss >/dev/null; then
+	if have ss; then
 		[[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
 	else
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -201,10 +212,7 @@ SERVICES=()
 
 start_postgres() {
 	local bin port try
-	bin=$(find_pg_bin) || {
-		warn "PostgreSQL (initdb/pg_ctl/postgres) not found: $PostgresVar is not set"
-		return 0
-	}
+	bin=$(find_pg_bin) || return 0 # reported above and in the list of services
 	PG_CTL=$bin/pg_ctl
 	mkdir -p "$TMP/pg/sock"
 	if [[ $IS_ROOT == true ]]; then
@@ -239,7 +247,7 @@ start_postgres() {
 			return 0
 		fi
 		echo "--- PostgreSQL log (attempt $try, port $port) ---" >&2
-		tail -n 20 "$logf" >&2 || true
+		tail -n 20 "$logf" >&2 2>/dev/null || true
 	done
 	die "PostgreSQL did not start"
 }
@@ -248,7 +256,7 @@ start_postgres() {
 
 redis_ping() {
 	local port=$1 reply=""
-	if command -v redis-cli >/dev/null; then
+	if have redis-cli; then
 		reply=$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null) || return 1
 		[[ $reply == PONG ]]
 	else
@@ -264,10 +272,7 @@ redis_ping() {
 start_redis() {
 	local n=4 i try port pid dir
 	local addrs=()
-	command -v redis-server >/dev/null || {
-		warn "redis-server not found: $RedisVar is not set"
-		return 0
-	}
+	have redis-server || return 0 # reported above and in the list of services
 	for ((i = 1; i <= n; i++)); do
 		dir=$TMP/redis$i
 		mkdir -p "$dir"
@@ -294,7 +299,7 @@ start_redis() {
 			kill "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 			echo "--- redis-server log (instance $i, attempt $try, port $port) ---" >&2
-			tail -n 10 "$dir/redis.log" >&2 || true
+			tail -n 10 "$dir/redis.log" >&2 2>/dev/null || true
 		done
 		[[ $ok == true ]] || die "redis-server instance $i did not start"
 	done
@@ -306,8 +311,6 @@ start_redis() {
 	SERVICES+=("redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') x$n  $FLEETKIT_TEST_REDIS  (pids ${REDIS_PIDS[*]})")
 }
 
-PostgresVar=FLEETKIT_TEST_POSTGRES
-RedisVar=FLEETKIT_TEST_REDIS
 unset FLEETKIT_TEST_POSTGRES FLEETKIT_TEST_REDIS
 start_postgres
 start_redis
@@ -319,16 +322,21 @@ fi
 for s in "${SERVICES[@]}"; do
 	echo "    $s"
 done
-[[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || echo "    PostgreSQL: NOT started ($PostgresVar unset: its tests will skip, or fail under CI=true)"
-[[ -n ${FLEETKIT_TEST_REDIS:-} ]] || echo "    redis-server: NOT started ($RedisVar unset: its tests will skip, or fail under CI=true)"
+[[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || echo "    PostgreSQL: NOT started (FLEETKIT_TEST_POSTGRES unset: its tests will skip, or fail under CI=true)"
+[[ -n ${FLEETKIT_TEST_REDIS:-} ]] || echo "    redis-server: NOT started (FLEETKIT_TEST_REDIS unset: its tests will skip, or fail under CI=true)"
 echo "    CI=${CI:-}  race=$RACE  $("$GO" version)"
 
 # ------------------------------------------------------------------ tests ---
 
 run() {
-	# Runs a command in the background and waits for it, so that INT/TERM
-	# reach the traps at once (cleanup then stops the command too).
-	"$@" &
+	# Runs a command in the background, in a process group of its own, and
+	# waits for it, so that INT/TERM reach the traps at once; cleanup then
+	# stops the whole group (go and the test binaries it runs).
+	if have setsid; then
+		setsid "$@" &
+	else
+		"$@" &
+	fi
 	CHILD_PID=$!
 	local rc=0
 	wait "$CHILD_PID" || rc=$?
@@ -351,6 +359,9 @@ PG_STATE=up REDIS_STATE=up
 [[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || PG_STATE=MISSING
 [[ -n ${FLEETKIT_TEST_REDIS:-} ]] || REDIS_STATE=MISSING
 SUMMARY="${ELAPSED}s; postgres $PG_STATE, redis $REDIS_STATE, race=$RACE, CI=${CI:-unset}"
+if [[ $PG_STATE == MISSING || $REDIS_STATE == MISSING ]]; then
+	SUMMARY+="; tests needing the MISSING services were SKIPPED"
+fi
 if [[ $VET == ok && $TEST == ok ]]; then
 	log "PASS: go vet ok, go test ok ($SUMMARY)"
 	exit 0
