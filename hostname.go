@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Hostname limits from RFC 1123 and RFC 1035.
@@ -44,7 +45,8 @@ func NormalizeHostname(s string) (string, error) {
 			case 'A' <= c && c <= 'Z':
 				lower = false
 			default:
-				return "", fmt.Errorf("%w %q: character %q not allowed (letters, digits, hyphens and dots only)", ErrInvalidHostname, s, rune(c))
+				r, _ := utf8.DecodeRuneInString(h[i:])
+				return "", fmt.Errorf("%w %q: character %q not allowed (letters, digits, hyphens and dots only)", ErrInvalidHostname, s, r)
 			}
 			continue
 		}

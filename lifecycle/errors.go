@@ -120,3 +120,31 @@ func (e *HostsError) Error() string {
 
 // Unwrap returns the kind, so errors.Is(err, ErrInUse) and friends match.
 func (e *HostsError) Unwrap() error { return e.Kind }
+
+// UnavailableProblem describes why host h, in maintenance or
+// decommissioned, cannot be admitted. Stores use it when building
+// admission errors.
+func UnavailableProblem(h Host) HostProblem {
+	reason := string(h.State)
+	if h.State == HostMaintenance {
+		reason = "in maintenance"
+	}
+	if h.Reason != "" {
+		reason += ": " + h.Reason
+	}
+	return HostProblem{Host: h.Name, Reason: reason, Source: "state"}
+}
+
+// AdmissionError builds the error CreateBatch returns for hosts held by
+// other batches (an *OverlapError) and hosts not admissible (a *HostsError
+// with ErrHostUnavailable), joined when both occur; nil when neither.
+func AdmissionError(conflicts []Conflict, unavailable []HostProblem) error {
+	var errs []error
+	if len(conflicts) > 0 {
+		errs = append(errs, NewOverlapError(conflicts))
+	}
+	if len(unavailable) > 0 {
+		errs = append(errs, NewHostsError(ErrHostUnavailable, unavailable))
+	}
+	return errors.Join(errs...)
+}

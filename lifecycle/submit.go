@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,7 +151,10 @@ func (s *Service) validate(p SubmitParams) ([]string, error) {
 		return nil, fmt.Errorf("lifecycle: submit: %w: %s", ErrInvalidBatch, strings.Join(problems, "; "))
 	}
 	hosts := make([]string, len(p.Hosts))
-	seen := make(map[string]int, len(p.Hosts))
+	var seen map[string]int // for large batches; small ones scan
+	if len(p.Hosts) > 32 {
+		seen = make(map[string]int, len(p.Hosts))
+	}
 	var bad []string
 	for i, raw := range p.Hosts {
 		h, err := fleetkit.NormalizeHostname(raw)
@@ -158,11 +162,18 @@ func (s *Service) validate(p SubmitParams) ([]string, error) {
 			bad = append(bad, err.Error())
 			continue
 		}
-		if j, dup := seen[h]; dup {
+		j, dup := -1, false
+		if seen != nil {
+			j, dup = seen[h]
+			seen[h] = i
+		} else {
+			j = slices.Index(hosts[:i], h)
+			dup = j >= 0
+		}
+		if dup {
 			bad = append(bad, fmt.Sprintf("host %q is listed twice (entries %d and %d)", h, j+1, i+1))
 			continue
 		}
-		seen[h] = i
 		hosts[i] = h
 	}
 	if len(bad) > 0 {
