@@ -37,6 +37,12 @@ type ConsoleChecker interface {
 	CheckConsole(ctx context.Context, host string) error
 }
 
+// ConsoleFunc adapts a function to ConsoleChecker.
+type ConsoleFunc func(ctx context.Context, host string) error
+
+// CheckConsole calls f.
+func (f ConsoleFunc) CheckConsole(ctx context.Context, host string) error { return f(ctx, host) }
+
 // HostInfo is what a HostDirectory knows of a host.
 type HostInfo struct {
 	Datacenter string

@@ -1,10 +1,10 @@
 package lifecycle
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,20 +18,50 @@ const IDLength = 26
 // NewID returns a new batch ID for time t: 26 characters of Crockford
 // base32 holding a 48-bit millisecond timestamp and 80 random bits (the
 // ULID layout), so IDs sort by creation time and are unique across nodes.
+// IDs made in the same millisecond sort in random order; a Service makes
+// its IDs with an IDGenerator, which keeps them in order.
 func NewID(t time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[0:8], uint64(t.UnixMilli())<<16)
-	binary.BigEndian.PutUint16(b[6:8], uint16(rand.Uint32()))
-	binary.BigEndian.PutUint64(b[8:16], rand.Uint64())
-	hi := binary.BigEndian.Uint64(b[0:8])
-	lo := binary.BigEndian.Uint64(b[8:16])
+	return encodeID(uint64(t.UnixMilli()), uint16(rand.Uint32()), rand.Uint64())
+}
+
+// IDGenerator makes batch IDs that strictly increase, even within one
+// millisecond or when the clock steps back: it then reuses the last
+// timestamp and increments the random part (ULID's monotonic mode). The
+// zero value is ready; it is safe for concurrent use.
+type IDGenerator struct {
+	mu     sync.Mutex
+	ms     uint64
+	hi     uint16
+	lo     uint64
+	seeded bool
+}
+
+// New returns the next ID for time t.
+func (g *IDGenerator) New(t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	g.mu.Lock()
+	if !g.seeded || ms > g.ms {
+		g.ms, g.hi, g.lo, g.seeded = ms, uint16(rand.Uint32())>>1, rand.Uint64(), true
+	} else {
+		g.lo++
+		if g.lo == 0 {
+			g.hi++ // the top bit of hi starts clear, so this cannot wrap in practice
+		}
+	}
+	ms, hi, lo := g.ms, g.hi, g.lo
+	g.mu.Unlock()
+	return encodeID(ms, hi, lo)
+}
+
+// encodeID renders a 48-bit timestamp and 80 random bits as 26 Crockford
+// base32 digits, most significant first (the first digit holds 3 bits).
+func encodeID(ms uint64, hi uint16, lo uint64) string {
+	h := ms<<16 | uint64(hi)
 	var out [IDLength]byte
-	// 128 bits as 26 five-bit digits, most significant first (the first
-	// digit holds the top 3 bits).
 	for i := IDLength - 1; i >= 0; i-- {
 		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
+		lo = lo>>5 | h<<59
+		h >>= 5
 	}
 	return string(out[:])
 }

@@ -23,3 +23,24 @@ func TestNewIDSortsByTime(t *testing.T) {
 		t.Fatal("ValidID accepted a malformed ID")
 	}
 }
+
+func TestIDGeneratorMonotonic(t *testing.T) {
+	t.Parallel()
+	var g IDGenerator
+	t0 := time.UnixMilli(1_700_000_000_000)
+	prev := g.New(t0)
+	for i := range 10_000 {
+		at := t0
+		if i%3 == 0 {
+			at = t0.Add(-time.Second) // the clock stepped back
+		}
+		id := g.New(at)
+		if !ValidID(id) || id <= prev {
+			t.Fatalf("ID %d: %q does not sort after %q", i, id, prev)
+		}
+		prev = id
+	}
+	if id := g.New(t0.Add(time.Hour)); id[:10] != NewID(t0.Add(time.Hour))[:10] {
+		t.Fatalf("a later millisecond starts a new timestamp: %q", id)
+	}
+}

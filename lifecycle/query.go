@@ -47,11 +47,11 @@ func (s *Service) ListBatches(ctx context.Context, f BatchFilter) (BatchPage, er
 // sends batch.cancelled.
 func (s *Service) Cancel(ctx context.Context, id string) (*Batch, error) {
 	at := s.now()
-	b, err := s.st.CancelBatch(ctx, id, at)
+	b, cancelled, err := s.st.CancelBatch(ctx, id, at)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle: cancel %s: %w", id, err)
 	}
-	if b.CancelledAt.Equal(at) { // this call cancelled it
+	if cancelled {
 		s.notify(ctx, fleetkit.Event{Kind: EventBatchCancelled, Subject: b.ID, Attrs: map[string]string{
 			"owner": b.Owner, "action": string(b.Action), "state": string(b.State),
 			"cancelled": strconv.Itoa(b.Counts.Cancelled), "still_running": strconv.Itoa(b.Counts.Running),

@@ -19,11 +19,13 @@ const (
 
 // Service is the lifecycle API: submission and admission, queries,
 // cancellation, statistics. It holds no state of its own beyond its
-// configuration, so any number of Services, in any number of processes,
-// may share one Store. A Service is safe for concurrent use.
+// configuration and an ID generator, so any number of Services, in any
+// number of processes, may share one Store. A Service is safe for
+// concurrent use.
 type Service struct {
 	st  Store
 	cfg *Config
+	ids IDGenerator
 }
 
 // New returns a Service over st. cfg may be nil for the defaults.

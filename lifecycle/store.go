@@ -39,11 +39,11 @@ type BatchStore interface {
 	// CancelBatch cancels batch id at time at: pending jobs end cancelled
 	// and their hosts are released (ready); running jobs are marked
 	// CancelRequested for their workers; the batch's CancelledAt is set to
-	// at. It is idempotent: cancelling a cancelled or finished batch
-	// changes nothing and returns it. It
-	// returns the batch without jobs, or an error wrapping
+	// at. It is idempotent: cancelling a batch already cancelled, or no
+	// longer active, changes nothing. It returns the batch without jobs
+	// and whether this call cancelled it, or an error wrapping
 	// store.ErrNotFound.
-	CancelBatch(ctx context.Context, id string, at time.Time) (*Batch, error)
+	CancelBatch(ctx context.Context, id string, at time.Time) (b *Batch, cancelled bool, err error)
 }
 
 // JobStore records the progress of jobs.

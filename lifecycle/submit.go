@@ -105,7 +105,7 @@ func (s *Service) submit(ctx context.Context, p SubmitParams) (*SubmitResult, er
 		prio = *p.Priority
 	}
 	b := &Batch{
-		ID:        NewID(now),
+		ID:        s.ids.New(now),
 		Owner:     p.Owner,
 		Action:    p.Action,
 		Hosts:     hosts,

@@ -162,7 +162,7 @@ func testNotFound(t *testing.T, newStore NewStore) {
 	missing := lifecycle.NewID(f.now)
 	_, err := f.st.Batch(f.ctx, missing)
 	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = f.st.CancelBatch(f.ctx, missing, f.now)
+	_, _, err = f.st.CancelBatch(f.ctx, missing, f.now)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = f.st.UpdateJob(f.ctx, lifecycle.JobUpdate{BatchID: missing, Host: "x.example.com",
 		From: lifecycle.JobPending, To: lifecycle.JobRunning, At: f.now})
@@ -255,8 +255,9 @@ func testCancel(t *testing.T, newStore NewStore) {
 	f := setup(t, newStore)
 	b := f.submit(t, "alice", lifecycle.ActionReimage, "a1.dc1.example.com", "a2.dc1.example.com")
 	at := f.tick()
-	got, err := f.st.CancelBatch(f.ctx, b.ID, at)
+	got, cancelled, err := f.st.CancelBatch(f.ctx, b.ID, at)
 	require.NoError(t, err)
+	require.True(t, cancelled)
 	require.Equal(t, lifecycle.BatchCancelled, got.State)
 	require.Equal(t, lifecycle.JobCounts{Cancelled: 2}, got.Counts)
 	require.True(t, got.CancelledAt.Equal(at))
@@ -274,8 +275,9 @@ func testCancel(t *testing.T, newStore NewStore) {
 	}
 
 	// Twice is fine and changes nothing.
-	again, err := f.st.CancelBatch(f.ctx, b.ID, f.tick())
+	again, cancelled, err := f.st.CancelBatch(f.ctx, b.ID, f.tick())
 	require.NoError(t, err)
+	require.False(t, cancelled)
 	require.True(t, again.CancelledAt.Equal(at))
 	require.Equal(t, lifecycle.BatchCancelled, again.State)
 
@@ -286,8 +288,9 @@ func testCancel(t *testing.T, newStore NewStore) {
 	done := f.submit(t, "carol", lifecycle.ActionPowerOn, "b1.dc2.example.com")
 	f.move(t, done, "b1.dc2.example.com", lifecycle.JobPending, lifecycle.JobRunning, "")
 	f.move(t, done, "b1.dc2.example.com", lifecycle.JobRunning, lifecycle.JobSucceeded, "")
-	c, err := f.st.CancelBatch(f.ctx, done.ID, f.tick())
+	c, cancelled, err := f.st.CancelBatch(f.ctx, done.ID, f.tick())
 	require.NoError(t, err)
+	require.False(t, cancelled, "a finished batch is not cancelled")
 	require.Equal(t, lifecycle.BatchSucceeded, c.State)
 	require.True(t, c.CancelledAt.IsZero())
 }
@@ -299,8 +302,9 @@ func testCancelRunning(t *testing.T, newStore NewStore) {
 	f.move(t, b, "a3.dc1.example.com", lifecycle.JobPending, lifecycle.JobRunning, "")
 	f.move(t, b, "a3.dc1.example.com", lifecycle.JobRunning, lifecycle.JobSucceeded, "")
 	at := f.tick()
-	got, err := f.st.CancelBatch(f.ctx, b.ID, at)
+	got, cancelled, err := f.st.CancelBatch(f.ctx, b.ID, at)
 	require.NoError(t, err)
+	require.True(t, cancelled)
 	require.Equal(t, lifecycle.BatchRunning, got.State, "a running job keeps the batch running")
 	require.Equal(t, lifecycle.JobCounts{Running: 1, Cancelled: 1, Succeeded: 1}, got.Counts)
 	require.True(t, got.CancelledAt.Equal(at))
@@ -448,7 +452,7 @@ func testListBatches(t *testing.T, newStore NewStore) {
 	mid := f.now
 	b := f.submit(t, "bob", lifecycle.ActionReboot, "b1.dc2.example.com")
 	c := f.submit(t, "alice", lifecycle.ActionPowerOff, "a3.dc1.example.com")
-	_, err := f.st.CancelBatch(f.ctx, a.ID, f.tick())
+	_, _, err := f.st.CancelBatch(f.ctx, a.ID, f.tick())
 	require.NoError(t, err)
 	d := f.submit(t, "carol", lifecycle.ActionReimage, "a1.dc1.example.com")
 
@@ -497,7 +501,7 @@ func testListBatchesPaging(t *testing.T, newStore NewStore) {
 			owner = "bob"
 		}
 		b := f.submit(t, owner, lifecycle.ActionReboot, fmt.Sprintf("h%02d.example.com", i), "shared.example.com")
-		_, err := f.st.CancelBatch(f.ctx, b.ID, f.tick()) // release shared.example.com
+		_, _, err := f.st.CancelBatch(f.ctx, b.ID, f.tick()) // release shared.example.com
 		require.NoError(t, err)
 		if owner == "alice" {
 			want = append(want, b.ID)

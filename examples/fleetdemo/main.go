@@ -1,0 +1,307 @@
+// Command fleetdemo shows fleetkit end to end on the embedded defaults: a
+// SQLite store in a temporary directory, batches submitted and admitted, an
+// overlap rejected with the offending hosts, in-use, maintenance and console
+// prechecks, many concurrent submitters that never double-book a host,
+// listing, per-datacenter counts, cancellation and statistics.
+//
+// Run it from the repository root:
+//
+//	go run ./examples/fleetdemo
+//
+// Flags: -store URL uses another backend (memory://, postgres://…);
+// -keep keeps the SQLite file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetkit/fleetkit"
+	"github.com/fleetkit/fleetkit/lifecycle"
+	_ "github.com/fleetkit/fleetkit/store/memstore"
+	_ "github.com/fleetkit/fleetkit/store/pgstore"
+	_ "github.com/fleetkit/fleetkit/store/sqlitestore"
+)
+
+func main() {
+	storeURL := flag.String("store", "", "store URL (default: sqlite in a temporary directory)")
+	keep := flag.Bool("keep", false, "keep the temporary SQLite database")
+	flag.Parse()
+	if err := run(context.Background(), *storeURL, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetdemo:", err)
+		os.Exit(1)
+	}
+}
+
+// fleet is the demo's host directory: two datacenters, two hardware SKUs.
+func fleet() lifecycle.StaticDirectory {
+	d := lifecycle.StaticDirectory{}
+	for i := 1; i <= 40; i++ {
+		dc, sku := "dc1", "r640"
+		if i > 20 {
+			dc = "dc2"
+		}
+		if i%2 == 0 {
+			sku = "r750"
+		}
+		d[host(i)] = lifecycle.HostInfo{Datacenter: dc, SKU: sku}
+	}
+	return d
+}
+
+func host(i int) string {
+	dc := "dc1"
+	if i > 20 {
+		dc = "dc2"
+	}
+	return fmt.Sprintf("web%03d.%s.example.com", i, dc)
+}
+
+func hosts(from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, host(i))
+	}
+	return out
+}
+
+func section(title string) { fmt.Printf("\n== %s\n", title) }
+
+func run(ctx context.Context, storeURL string, keep bool) error {
+	if storeURL == "" {
+		dir, err := os.MkdirTemp("", "fleetdemo-")
+		if err != nil {
+			return err
+		}
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+		storeURL = "sqlite://" + filepath.Join(dir, "fleet.db")
+	}
+	st, backend, err := lifecycle.OpenStore(ctx, storeURL)
+	if err != nil {
+		return err
+	}
+	defer backend.Close(ctx)
+	fmt.Printf("fleetkit demo: store %s\n", storeURL)
+
+	// Events go to a log on stdout, without timestamps for readability.
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	allocated := map[string]string{host(12): "allocated to team search until 2026-12-01"}
+	svc, err := lifecycle.New(st, &lifecycle.Config{
+		MaxBatchSize: 500,
+		Directory:    fleet(),
+		InUse: []lifecycle.InUseChecker{lifecycle.InUseFunc(func(_ context.Context, hs []string) ([]lifecycle.HostProblem, error) {
+			var out []lifecycle.HostProblem
+			for _, h := range hs {
+				if why, ok := allocated[h]; ok {
+					out = append(out, lifecycle.HostProblem{Host: h, Reason: why, Source: "allocator"})
+				}
+			}
+			return out, nil
+		})},
+		Console: lifecycle.ConsoleFunc(func(_ context.Context, h string) error {
+			if h == host(16) {
+				return errors.New("BMC at 10.0.16.1: console service not answering")
+			}
+			return nil
+		}),
+		Notifier: fleetkit.NewLogNotifier(logger, &fleetkit.LogNotifierOptions{Message: "  event"}),
+	})
+	if err != nil {
+		return err
+	}
+
+	section("1. Submit a reimage of four hosts: accepted at once")
+	a, err := svc.Submit(ctx, lifecycle.SubmitParams{Owner: "alice", Action: lifecycle.ActionReimage,
+		Hosts: hosts(1, 4), Snapshot: "rhel9-2026.11"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("batch %s: %s of %d hosts, state %s, priority %d\n",
+		a.Batch.ID, a.Batch.Action, len(a.Batch.Hosts), a.Batch.State, a.Batch.Priority)
+
+	section("2. A reboot overlapping it is rejected, naming each host and its batch")
+	_, err = svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionReboot, Hosts: hosts(3, 6)})
+	var overlap *lifecycle.OverlapError
+	if !errors.As(err, &overlap) {
+		return fmt.Errorf("expected an overlap rejection, got %v", err)
+	}
+	for _, c := range overlap.Conflicts {
+		fmt.Printf("rejected: %s is held by batch %s\n", c.Host, c.BatchID)
+	}
+	h5, _ := svc.Host(ctx, host(5))
+	fmt.Printf("nothing changed: %s is still %s\n", h5.Name, h5.State)
+
+	section("3. Hosts in use, in maintenance, or with a broken console")
+	_, err = svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionWipeDisks, Hosts: hosts(11, 13)})
+	fmt.Println("rejected:", err)
+	if _, err := svc.SetHostState(ctx, lifecycle.HostTransition{Host: host(14), To: lifecycle.HostMaintenance, Reason: "fan replacement"}); err != nil {
+		return err
+	}
+	_, err = svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionPowerCycle, Hosts: hosts(14, 14)})
+	fmt.Println("rejected:", err)
+	res, err := svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionPowerOff,
+		Hosts: hosts(15, 17), CheckConsoles: true, SkipFailedConsoles: true})
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Excluded {
+		fmt.Printf("accepted batch %s without %s (%s)\n", res.Batch.ID, p.Host, p.Reason)
+	}
+
+	section("4. Sixteen concurrent submitters, overlapping at random: no host is ever held twice")
+	// A second Service on the same store, as a second node would be; it
+	// sends no events, to keep the output short.
+	quiet, err := lifecycle.New(st, &lifecycle.Config{Directory: fleet()})
+	if err != nil {
+		return err
+	}
+	var accepted, rejected, cancelled atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var last string
+			for range 25 {
+				first := 21 + rng.IntN(18)
+				res, err := quiet.Submit(ctx, lifecycle.SubmitParams{Owner: fmt.Sprintf("team%d", w%4),
+					Action: lifecycle.ActionReboot, Hosts: hosts(first, first+rng.IntN(3))})
+				switch {
+				case err == nil:
+					accepted.Add(1)
+				case errors.Is(err, lifecycle.ErrOverlap):
+					rejected.Add(1)
+				default:
+					fmt.Println("unexpected:", err)
+				}
+				if last != "" && rng.IntN(2) == 0 { // the team changes its mind
+					if _, err := quiet.Cancel(ctx, last); err != nil {
+						fmt.Println("unexpected:", err)
+					}
+					cancelled.Add(1)
+					last = ""
+				}
+				if err == nil {
+					last = res.Batch.ID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("%d submissions and %d cancellations in %s: %d accepted, %d rejected as overlapping\n",
+		accepted.Load()+rejected.Load(), cancelled.Load(), time.Since(start).Round(time.Millisecond), accepted.Load(), rejected.Load())
+	holders := map[string]string{}
+	page, err := svc.ListBatches(ctx, lifecycle.BatchFilter{States: []lifecycle.BatchState{lifecycle.BatchPending}, Limit: lifecycle.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	for _, b := range page.Batches {
+		for _, h := range b.Hosts {
+			if other, dup := holders[h]; dup {
+				return fmt.Errorf("host %s held by %s and %s", h, other, b.ID)
+			}
+			holders[h] = b.ID
+		}
+	}
+	fmt.Printf("checked: %d active batches hold %d distinct hosts, none twice\n", len(page.Batches), len(holders))
+
+	section("5. Listing: alice's batches, a host's history, active operations per datacenter")
+	mine, err := svc.ListBatches(ctx, lifecycle.BatchFilter{Owner: "alice"})
+	if err != nil {
+		return err
+	}
+	for _, b := range mine.Batches {
+		fmt.Printf("alice: %s %s %s %v\n", b.ID, b.Action, b.State, b.Hosts)
+	}
+	hist, err := svc.ListBatches(ctx, lifecycle.BatchFilter{Host: host(3)})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("history of %s: %d batch(es)\n", host(3), len(hist.Batches))
+	loads, err := svc.ActiveByDatacenter(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range loads {
+		fmt.Printf("datacenter %s: %d pending, %d running %v\n", l.Datacenter, l.Pending, l.Running, l.ByAction)
+	}
+
+	section("6. Cancel alice's reimage (twice: the second changes nothing); its hosts are free again")
+	for range 2 {
+		b, err := svc.Cancel(ctx, a.Batch.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("batch %s: %s, %d job(s) cancelled\n", b.ID, b.State, b.Counts.Cancelled)
+	}
+	again, err := svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionReboot, Hosts: hosts(3, 6)})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bob's reboot of %s is now accepted as %s\n", strings.Join(again.Batch.Hosts, ","), again.Batch.ID)
+
+	section("7. Statistics (jobs moved to their end by a simulated worker)")
+	rng := rand.New(rand.NewPCG(3, 4))
+	b, err := svc.Batch(ctx, again.Batch.ID)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, j := range b.Jobs {
+		if _, err := st.UpdateJob(ctx, lifecycle.JobUpdate{BatchID: j.BatchID, Host: j.Host,
+			From: lifecycle.JobPending, To: lifecycle.JobRunning, At: now}); err != nil {
+			return err
+		}
+		end, msg := lifecycle.JobSucceeded, ""
+		if rng.IntN(4) == 0 {
+			end, msg = lifecycle.JobFailed, "host did not come back after reboot"
+		}
+		if _, err := st.UpdateJob(ctx, lifecycle.JobUpdate{BatchID: j.BatchID, Host: j.Host, From: lifecycle.JobRunning,
+			To: end, Error: msg, At: now.Add(time.Duration(90+rng.IntN(60)) * time.Second)}); err != nil {
+			return err
+		}
+	}
+	b, err = svc.Batch(ctx, again.Batch.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("batch %s ended %s: %d succeeded, %d failed\n", b.ID, b.State, b.Counts.Succeeded, b.Counts.Failed)
+	stats, err := svc.Stats(ctx, lifecycle.StatsParams{})
+	if err != nil {
+		return err
+	}
+	for _, s := range stats {
+		sku := s.SKU
+		if s.AllSKUs {
+			sku = "all SKUs"
+		}
+		if s.Succeeded+s.Failed == 0 {
+			fmt.Printf("%-13s %-9s jobs %2d  (%d cancelled, no verdict)\n", s.Action, sku, s.Jobs, s.Cancelled)
+			continue
+		}
+		fmt.Printf("%-13s %-9s jobs %2d  success %5.1f%%  p50 %-6s p95 %s\n", s.Action, sku, s.Jobs,
+			100*s.SuccessRate, s.P50.Round(time.Second), s.P95.Round(time.Second))
+	}
+	fmt.Println("\ndemo complete")
+	return nil
+}

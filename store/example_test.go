@@ -1,0 +1,56 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fleetkit/fleetkit/store"
+	_ "github.com/fleetkit/fleetkit/store/memstore"
+)
+
+func ExampleOpen() {
+	ctx := context.Background()
+	b, err := store.Open(ctx, "memory://")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close(ctx)
+	fmt.Printf("%T\n", b)
+
+	_, err = store.Open(ctx, "mysql://user:secret@db/fleet")
+	fmt.Println(errors.Is(err, store.ErrUnknownScheme))
+	// Output:
+	// *memstore.Store
+	// true
+}
+
+func ExampleLocker() {
+	ctx := context.Background()
+	b, _ := store.Open(ctx, "memory://")
+	defer b.Close(ctx)
+
+	// Only one node runs the retention task at a time.
+	lease, err := b.Acquire(ctx, "retention", 30*time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = b.Acquire(ctx, "retention", 30*time.Second)
+	fmt.Println("second node:", errors.Is(err, store.ErrLocked))
+
+	// Renew while working; stop at once on ErrNotHeld.
+	lease, err = b.Renew(ctx, lease, 30*time.Second)
+	fmt.Println("renewed:", err == nil, "token", lease.Token)
+	fmt.Println("released:", b.Release(ctx, lease) == nil)
+
+	next, _ := b.Acquire(ctx, "retention", 30*time.Second)
+	fmt.Println("next token is greater:", next.Token > lease.Token)
+	// Output:
+	// second node: true
+	// renewed: true token 1
+	// released: true
+	// next token is greater: true
+}
