@@ -120,6 +120,27 @@ func CheckHostTransition(h Host, t HostTransition) error {
 	return nil
 }
 
+// ApplyHostTransition decides an operator's transition t of host h, as
+// CheckHostTransition does, and returns the host's new record and whether
+// it differs from h. Moving a host to the state it is in changes nothing
+// (UpdatedAt included), except that maintenance takes the new reason.
+// Reason is kept for maintenance and decommissioned and cleared for other
+// states. Stores call it inside the transaction that applies t, and write
+// the record only when changed.
+func ApplyHostTransition(h Host, t HostTransition) (Host, bool, error) {
+	if err := CheckHostTransition(h, t); err != nil {
+		return h, false, err
+	}
+	if h.State == t.To && (t.To != HostMaintenance || h.Reason == t.Reason) {
+		return h, false, nil
+	}
+	next := Host{Name: h.Name, State: t.To, UpdatedAt: t.At}
+	if t.To == HostMaintenance || t.To == HostDecommissioned {
+		next.Reason = t.Reason
+	}
+	return next, true, nil
+}
+
 // HostAfterJob returns the state a host takes when its job moves to state
 // js: in-progress while running, ready after success or cancellation,
 // failed after failure; a decommission that succeeded retires the host.

@@ -44,3 +44,29 @@ func TestIDGeneratorMonotonic(t *testing.T) {
 		t.Fatalf("a later millisecond starts a new timestamp: %q", id)
 	}
 }
+
+// FuzzParseCursors checks that cursors from outside never panic the
+// parsers, and that whatever they accept round-trips.
+func FuzzParseCursors(f *testing.F) {
+	for _, s := range []string{"", "01M89SPY9E543VA49WR161SMWH", "01M89SPY9E543VA49WR161SMWH/web001.dc1.example.com",
+		"01M89SPY9E543VA49WR161SMWH/", "/host", "garbage", "ZZZZZZZZZZZZZZZZZZZZZZZZZZ/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		if id, err := ParseBatchCursor(c); err == nil {
+			if id != c || (c != "" && !ValidID(id)) {
+				t.Fatalf("batch cursor %q accepted as %q", c, id)
+			}
+		}
+		id, host, err := ParseJobCursor(c)
+		if err != nil || c == "" {
+			return
+		}
+		if !ValidID(id) || host == "" {
+			t.Fatalf("job cursor %q accepted as %q, %q", c, id, host)
+		}
+		if got := JobCursor(Job{BatchID: id, Host: host}); got != c {
+			t.Fatalf("job cursor %q does not round-trip: %q", c, got)
+		}
+	})
+}

@@ -11,8 +11,9 @@ import (
 // conformance suite every implementation passes.
 //
 // Store methods trust their input to be well formed (the Service validates
-// it) but never trust the state: every decision that depends on what other
-// batches hold is taken atomically inside the store.
+// it: normalised hostnames, one job per host in b.Jobs, times in UTC to the
+// microsecond) but never trust the state: every decision that depends on
+// what other batches hold is taken atomically inside the store.
 type Store interface {
 	BatchStore
 	JobStore
@@ -28,7 +29,8 @@ type BatchStore interface {
 	// (ErrHostUnavailable) for hosts in maintenance or decommissioned,
 	// joined with errors.Join when both apply. Two concurrent calls, on
 	// any number of processes sharing the store, never both claim a host.
-	// On success b.State, b.Counts and b.UpdatedAt are set.
+	// A batch ID already used fails with ErrInvalidBatch. On success
+	// b.State, b.Counts and b.UpdatedAt are set.
 	CreateBatch(ctx context.Context, b *Batch) error
 	// Batch returns the batch with its jobs (in host submission order), or
 	// an error wrapping store.ErrNotFound.

@@ -90,7 +90,9 @@ func Open(ctx context.Context, rawURL string) (Backend, error) {
 		return nil, errors.New("store: open: malformed URL")
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("store: open %s: URL has no scheme (want one of %s)", u.Redacted(), strings.Join(Schemes(), ", "))
+		// Not quoted: scheme-less input may be a key=value DSN with a
+		// password in it.
+		return nil, fmt.Errorf("store: open: URL has no scheme (want one of %s)", strings.Join(Schemes(), ", "))
 	}
 	registryMu.RLock()
 	opener := registry[strings.ToLower(u.Scheme)]

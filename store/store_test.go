@@ -17,6 +17,7 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 	for _, u := range []string{
 		"nosuch://admin:hunter2@db.example.com/fleet",
 		"//admin:hunter2@db.example.com/fleet",
+		"host=db.example.com user=admin password=hunter2 dbname=fleet",
 		"postgres://admin:hunter2@db.example.com:bad port/x",
 	} {
 		_, err := store.Open(ctx, u)

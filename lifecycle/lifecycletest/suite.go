@@ -208,6 +208,14 @@ func testOverlap(t *testing.T, newStore NewStore) {
 	require.ErrorIs(t, f.st.CreateBatch(f.ctx, dup), lifecycle.ErrOverlap)
 	_, err = f.st.Batch(f.ctx, dup.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// A batch ID can be used once.
+	again := *dup
+	again.ID = b.ID
+	again.Hosts = []string{"b2.dc2.example.com"}
+	again.Jobs = []lifecycle.Job{{BatchID: b.ID, Host: "b2.dc2.example.com", Action: lifecycle.ActionReboot, State: lifecycle.JobPending, CreatedAt: f.now, UpdatedAt: f.now}}
+	require.ErrorIs(t, f.st.CreateBatch(f.ctx, &again), lifecycle.ErrInvalidBatch)
+	require.Equal(t, lifecycle.HostReady, f.hostState(t, "b2.dc2.example.com").State, "nothing changed")
 }
 
 func testUnavailable(t *testing.T, newStore NewStore) {
@@ -428,10 +436,24 @@ func testHostStates(t *testing.T, newStore NewStore) {
 	stored := f.hostState(t, "a1.dc1.example.com")
 	require.Equal(t, "disk replacement", stored.Reason)
 	require.True(t, stored.UpdatedAt.Equal(f.now))
-	h, err = set("a1.dc1.example.com", lifecycle.HostReady, "")
+	changedAt := f.now
+	h, err = set("a1.dc1.example.com", lifecycle.HostMaintenance, "disk replacement")
+	require.NoError(t, err)
+	require.True(t, h.UpdatedAt.Equal(changedAt), "the same state again changes nothing")
+	h, err = set("a1.dc1.example.com", lifecycle.HostMaintenance, "disk and fan replacement")
+	require.NoError(t, err)
+	require.Equal(t, "disk and fan replacement", h.Reason, "maintenance takes a new reason")
+	require.True(t, h.UpdatedAt.Equal(f.now))
+	h, err = set("a1.dc1.example.com", lifecycle.HostReady, "ignored")
 	require.NoError(t, err)
 	require.Equal(t, lifecycle.HostReady, h.State)
-	require.Empty(t, h.Reason)
+	require.Empty(t, h.Reason, "only maintenance and decommissioned keep a reason")
+	readyAt := f.now
+	h, err = set("a1.dc1.example.com", lifecycle.HostReady, "")
+	require.NoError(t, err)
+	require.True(t, h.UpdatedAt.Equal(readyAt))
+	stored = f.hostState(t, "a1.dc1.example.com")
+	require.Equal(t, lifecycle.Host{Name: "a1.dc1.example.com", State: lifecycle.HostReady, UpdatedAt: readyAt}, stored)
 
 	b := f.submit(t, "alice", lifecycle.ActionReboot, "a2.dc1.example.com")
 	_, err = set("a2.dc1.example.com", lifecycle.HostMaintenance, "x")
