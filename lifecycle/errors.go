@@ -53,6 +53,7 @@ func NewOverlapError(cs []Conflict) *OverlapError {
 	return &OverlapError{Conflicts: cs}
 }
 
+// Error lists the conflicts, at most 20 of them.
 func (e *OverlapError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d host(s) overlap active batches:", len(e.Conflicts))
@@ -98,6 +99,7 @@ func NewHostsError(kind error, ps []HostProblem) *HostsError {
 	return &HostsError{Kind: kind, Problems: ps}
 }
 
+// Error names the kind and lists the problems, at most 20 of them.
 func (e *HostsError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v: %d host(s):", e.Kind, len(e.Problems))

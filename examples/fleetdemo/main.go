@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -32,6 +33,9 @@ import (
 	_ "github.com/fleetkit/fleetkit/store/pgstore"
 	_ "github.com/fleetkit/fleetkit/store/sqlitestore"
 )
+
+// out receives the demo's report; tests replace it.
+var out io.Writer = os.Stdout
 
 func main() {
 	storeURL := flag.String("store", "", "store URL (default: sqlite in a temporary directory)")
@@ -75,7 +79,7 @@ func hosts(from, to int) []string {
 	return out
 }
 
-func section(title string) { fmt.Printf("\n== %s\n", title) }
+func section(title string) { fmt.Fprintf(out, "\n== %s\n", title) }
 
 func run(ctx context.Context, storeURL string, keep bool) error {
 	if storeURL == "" {
@@ -93,10 +97,10 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		return err
 	}
 	defer backend.Close(ctx)
-	fmt.Printf("fleetkit demo: store %s\n", storeURL)
+	fmt.Fprintf(out, "fleetkit demo: store %s\n", storeURL)
 
 	// Events go to a log on stdout, without timestamps for readability.
-	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
 				return slog.Attr{}
@@ -134,7 +138,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("batch %s: %s of %d hosts, state %s, priority %d\n",
+	fmt.Fprintf(out, "batch %s: %s of %d hosts, state %s, priority %d\n",
 		a.Batch.ID, a.Batch.Action, len(a.Batch.Hosts), a.Batch.State, a.Batch.Priority)
 
 	section("2. A reboot overlapping it is rejected, naming each host and its batch")
@@ -144,26 +148,26 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		return fmt.Errorf("expected an overlap rejection, got %v", err)
 	}
 	for _, c := range overlap.Conflicts {
-		fmt.Printf("rejected: %s is held by batch %s\n", c.Host, c.BatchID)
+		fmt.Fprintf(out, "rejected: %s is held by batch %s\n", c.Host, c.BatchID)
 	}
 	h5, _ := svc.Host(ctx, host(5))
-	fmt.Printf("nothing changed: %s is still %s\n", h5.Name, h5.State)
+	fmt.Fprintf(out, "nothing changed: %s is still %s\n", h5.Name, h5.State)
 
 	section("3. Hosts in use, in maintenance, or with a broken console")
 	_, err = svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionWipeDisks, Hosts: hosts(11, 13)})
-	fmt.Println("rejected:", err)
+	fmt.Fprintln(out, "rejected:", err)
 	if _, err := svc.SetHostState(ctx, lifecycle.HostTransition{Host: host(14), To: lifecycle.HostMaintenance, Reason: "fan replacement"}); err != nil {
 		return err
 	}
 	_, err = svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionPowerCycle, Hosts: hosts(14, 14)})
-	fmt.Println("rejected:", err)
+	fmt.Fprintln(out, "rejected:", err)
 	res, err := svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionPowerOff,
 		Hosts: hosts(15, 17), CheckConsoles: true, SkipFailedConsoles: true})
 	if err != nil {
 		return err
 	}
 	for _, p := range res.Excluded {
-		fmt.Printf("accepted batch %s without %s (%s)\n", res.Batch.ID, p.Host, p.Reason)
+		fmt.Fprintf(out, "accepted batch %s without %s (%s)\n", res.Batch.ID, p.Host, p.Reason)
 	}
 
 	section("4. Sixteen concurrent submitters, overlapping at random: no host is ever held twice")
@@ -192,11 +196,11 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 				case errors.Is(err, lifecycle.ErrOverlap):
 					rejected.Add(1)
 				default:
-					fmt.Println("unexpected:", err)
+					fmt.Fprintln(out, "unexpected:", err)
 				}
 				if last != "" && rng.IntN(2) == 0 { // the team changes its mind
 					if _, err := quiet.Cancel(ctx, last); err != nil {
-						fmt.Println("unexpected:", err)
+						fmt.Fprintln(out, "unexpected:", err)
 					}
 					cancelled.Add(1)
 					last = ""
@@ -208,7 +212,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("%d submissions and %d cancellations in %s: %d accepted, %d rejected as overlapping\n",
+	fmt.Fprintf(out, "%d submissions and %d cancellations in %s: %d accepted, %d rejected as overlapping\n",
 		accepted.Load()+rejected.Load(), cancelled.Load(), time.Since(start).Round(time.Millisecond), accepted.Load(), rejected.Load())
 	holders := map[string]string{}
 	page, err := svc.ListBatches(ctx, lifecycle.BatchFilter{States: []lifecycle.BatchState{lifecycle.BatchPending}, Limit: lifecycle.MaxPageSize})
@@ -223,7 +227,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 			holders[h] = b.ID
 		}
 	}
-	fmt.Printf("checked: %d active batches hold %d distinct hosts, none twice\n", len(page.Batches), len(holders))
+	fmt.Fprintf(out, "checked: %d active batches hold %d distinct hosts, none twice\n", len(page.Batches), len(holders))
 
 	section("5. Listing: alice's batches, a host's history, active operations per datacenter")
 	mine, err := svc.ListBatches(ctx, lifecycle.BatchFilter{Owner: "alice"})
@@ -231,19 +235,19 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		return err
 	}
 	for _, b := range mine.Batches {
-		fmt.Printf("alice: %s %s %s %v\n", b.ID, b.Action, b.State, b.Hosts)
+		fmt.Fprintf(out, "alice: %s %s %s %v\n", b.ID, b.Action, b.State, b.Hosts)
 	}
 	hist, err := svc.ListBatches(ctx, lifecycle.BatchFilter{Host: host(3)})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("history of %s: %d batch(es)\n", host(3), len(hist.Batches))
+	fmt.Fprintf(out, "history of %s: %d batch(es)\n", host(3), len(hist.Batches))
 	loads, err := svc.ActiveByDatacenter(ctx)
 	if err != nil {
 		return err
 	}
 	for _, l := range loads {
-		fmt.Printf("datacenter %s: %d pending, %d running %v\n", l.Datacenter, l.Pending, l.Running, l.ByAction)
+		fmt.Fprintf(out, "datacenter %s: %d pending, %d running %v\n", l.Datacenter, l.Pending, l.Running, l.ByAction)
 	}
 
 	section("6. Cancel alice's reimage (twice: the second changes nothing); its hosts are free again")
@@ -252,13 +256,13 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("batch %s: %s, %d job(s) cancelled\n", b.ID, b.State, b.Counts.Cancelled)
+		fmt.Fprintf(out, "batch %s: %s, %d job(s) cancelled\n", b.ID, b.State, b.Counts.Cancelled)
 	}
 	again, err := svc.Submit(ctx, lifecycle.SubmitParams{Owner: "bob", Action: lifecycle.ActionReboot, Hosts: hosts(3, 6)})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bob's reboot of %s is now accepted as %s\n", strings.Join(again.Batch.Hosts, ","), again.Batch.ID)
+	fmt.Fprintf(out, "bob's reboot of %s is now accepted as %s\n", strings.Join(again.Batch.Hosts, ","), again.Batch.ID)
 
 	section("7. Statistics (jobs moved to their end by a simulated worker)")
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -285,7 +289,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("batch %s ended %s: %d succeeded, %d failed\n", b.ID, b.State, b.Counts.Succeeded, b.Counts.Failed)
+	fmt.Fprintf(out, "batch %s ended %s: %d succeeded, %d failed\n", b.ID, b.State, b.Counts.Succeeded, b.Counts.Failed)
 	stats, err := svc.Stats(ctx, lifecycle.StatsParams{})
 	if err != nil {
 		return err
@@ -296,12 +300,12 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 			sku = "all SKUs"
 		}
 		if s.Succeeded+s.Failed == 0 {
-			fmt.Printf("%-13s %-9s jobs %2d  (%d cancelled, no verdict)\n", s.Action, sku, s.Jobs, s.Cancelled)
+			fmt.Fprintf(out, "%-13s %-9s jobs %2d  (%d cancelled, no verdict)\n", s.Action, sku, s.Jobs, s.Cancelled)
 			continue
 		}
-		fmt.Printf("%-13s %-9s jobs %2d  success %5.1f%%  p50 %-6s p95 %s\n", s.Action, sku, s.Jobs,
+		fmt.Fprintf(out, "%-13s %-9s jobs %2d  success %5.1f%%  p50 %-6s p95 %s\n", s.Action, sku, s.Jobs,
 			100*s.SuccessRate, s.P50.Round(time.Second), s.P95.Round(time.Second))
 	}
-	fmt.Println("\ndemo complete")
+	fmt.Fprintln(out, "\ndemo complete")
 	return nil
 }
