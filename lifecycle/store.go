@@ -169,6 +169,18 @@ func CheckJobTransition(cur JobState, u JobUpdate) error {
 	return fmt.Errorf("%w: job %s/%s cannot go from %s to %s", ErrInvalidTransition, u.BatchID, u.Host, cur, u.To)
 }
 
+// TrimPage cuts items, fetched with one more than limit so that a store
+// knows whether more follow, to a page of at most limit, and returns the
+// cursor of the next page ("" on the last page). Stores call it so every
+// store pages alike.
+func TrimPage[T any](items []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, cursor(items[limit-1])
+}
+
 // PageLimit returns the page size a filter's Limit asks for, applying the
 // default and the maximum. Stores call it so every store pages alike.
 func PageLimit(limit int) int {

@@ -209,11 +209,7 @@ func (s *Store) ListBatches(ctx context.Context, f lifecycle.BatchFilter) (lifec
 		return lifecycle.BatchPage{}, fmt.Errorf("pgstore: list batches: %w", s.interpretError(err))
 	}
 	var page lifecycle.BatchPage
-	if len(bs) > limit {
-		bs = bs[:limit]
-		page.Next = lifecycle.BatchCursor(bs[limit-1])
-	}
-	page.Batches = bs
+	page.Batches, page.Next = lifecycle.TrimPage(bs, limit, lifecycle.BatchCursor)
 	return page, nil
 }
 

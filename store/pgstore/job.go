@@ -30,11 +30,7 @@ func (s *Store) ListJobs(ctx context.Context, f lifecycle.JobFilter) (lifecycle.
 		return lifecycle.JobPage{}, fmt.Errorf("pgstore: list jobs: %w", s.interpretError(err))
 	}
 	var page lifecycle.JobPage
-	if len(jobs) > limit {
-		jobs = jobs[:limit]
-		page.Next = lifecycle.JobCursor(jobs[limit-1])
-	}
-	page.Jobs = jobs
+	page.Jobs, page.Next = lifecycle.TrimPage(jobs, limit, lifecycle.JobCursor)
 	return page, nil
 }
 

@@ -147,11 +147,7 @@ func listBatchesQuery(f lifecycle.BatchFilter, after string, limit int) (string,
 		w.add("action = $%d", string(f.Action))
 	}
 	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, st := range f.States {
-			states[i] = string(st)
-		}
-		w.add("state = ANY ($%d::text[])", states)
+		w.add("state = ANY ($%d::text[])", strs(f.States))
 	}
 	if !f.CreatedAfter.IsZero() {
 		w.add("created_at > $%d", f.CreatedAfter)
@@ -180,11 +176,7 @@ func listJobsQuery(f lifecycle.JobFilter, afterBatch, afterHost string, limit in
 		w.add("action = $%d", string(f.Action))
 	}
 	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, st := range f.States {
-			states[i] = string(st)
-		}
-		w.add("state = ANY ($%d::text[])", states)
+		w.add("state = ANY ($%d::text[])", strs(f.States))
 	}
 	if !f.FinishedAfter.IsZero() {
 		w.add("finished_at > $%d", f.FinishedAfter)
@@ -223,4 +215,13 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// strs converts states to the text array a query takes.
+func strs[S ~string](ss []S) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
 }

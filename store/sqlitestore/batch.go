@@ -269,16 +269,7 @@ func (s *Store) batch(ctx context.Context, id string) (*lifecycle.Batch, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	b.Jobs = make([]lifecycle.Job, 0, b.Counts.Total())
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		b.Jobs = append(b.Jobs, j)
-	}
-	if err := rows.Err(); err != nil {
+	if b.Jobs, err = collect(rows, scanJob); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -312,13 +303,7 @@ func (s *Store) ListBatches(ctx context.Context, f lifecycle.BatchFilter) (lifec
 	q.add(f.Owner != "", "owner = ?", f.Owner)
 	q.add(f.Host != "", "id IN (SELECT batch_id FROM jobs WHERE host = ?)", f.Host)
 	q.add(f.Action != "", "action = ?", string(f.Action))
-	if len(f.States) > 0 {
-		args := make([]any, len(f.States))
-		for i, st := range f.States {
-			args[i] = string(st)
-		}
-		q.add(true, "state IN ("+placeholders(len(args))+")", args...)
-	}
+	q.add(len(f.States) > 0, "state IN ("+placeholders(len(f.States))+")", strArgs(f.States)...)
 	q.add(!f.CreatedAfter.IsZero(), "created_at > ?", f.CreatedAfter.UnixMicro())
 	q.add(!f.CreatedBefore.IsZero(), "created_at < ?", f.CreatedBefore.UnixMicro())
 	q.add(after != "", "id < ?", after)
@@ -328,22 +313,12 @@ func (s *Store) ListBatches(ctx context.Context, f lifecycle.BatchFilter) (lifec
 	if err != nil {
 		return lifecycle.BatchPage{}, fmt.Errorf("sqlitestore: list batches: %w", interpretError(err))
 	}
-	defer rows.Close()
-	var page lifecycle.BatchPage
-	for rows.Next() {
-		b, err := scanBatch(rows)
-		if err != nil {
-			return lifecycle.BatchPage{}, fmt.Errorf("sqlitestore: list batches: %w", err)
-		}
-		page.Batches = append(page.Batches, b)
-	}
-	if err := rows.Err(); err != nil {
+	bs, err := collect(rows, scanBatch)
+	if err != nil {
 		return lifecycle.BatchPage{}, fmt.Errorf("sqlitestore: list batches: %w", interpretError(err))
 	}
-	if len(page.Batches) > limit {
-		page.Batches = page.Batches[:limit]
-		page.Next = lifecycle.BatchCursor(page.Batches[limit-1])
-	}
+	var page lifecycle.BatchPage
+	page.Batches, page.Next = lifecycle.TrimPage(bs, limit, lifecycle.BatchCursor)
 	return page, nil
 }
 
@@ -438,6 +413,29 @@ func (q *query) where() string {
 		return ""
 	}
 	return " WHERE " + strings.Join(q.conds, " AND ")
+}
+
+// strArgs converts states to query arguments.
+func strArgs[S ~string](vals []S) []any {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = string(v)
+	}
+	return args
+}
+
+// collect reads every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func placeholders(n int) string {

@@ -118,13 +118,7 @@ func (s *Store) ListJobs(ctx context.Context, f lifecycle.JobFilter) (lifecycle.
 	q.add(f.BatchID != "", "batch_id = ?", f.BatchID)
 	q.add(f.Host != "", "host = ?", f.Host)
 	q.add(f.Action != "", "action = ?", string(f.Action))
-	if len(f.States) > 0 {
-		args := make([]any, len(f.States))
-		for i, st := range f.States {
-			args[i] = string(st)
-		}
-		q.add(true, "state IN ("+placeholders(len(args))+")", args...)
-	}
+	q.add(len(f.States) > 0, "state IN ("+placeholders(len(f.States))+")", strArgs(f.States)...)
 	q.add(!f.FinishedAfter.IsZero(), "finished_at > ?", f.FinishedAfter.UnixMicro())
 	q.add(afterBatch != "", "(batch_id, host) > (?, ?)", afterBatch, afterHost)
 	limit := lifecycle.PageLimit(f.Limit)
@@ -133,22 +127,12 @@ func (s *Store) ListJobs(ctx context.Context, f lifecycle.JobFilter) (lifecycle.
 	if err != nil {
 		return lifecycle.JobPage{}, fmt.Errorf("sqlitestore: list jobs: %w", interpretError(err))
 	}
-	defer rows.Close()
-	var page lifecycle.JobPage
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return lifecycle.JobPage{}, fmt.Errorf("sqlitestore: list jobs: %w", err)
-		}
-		page.Jobs = append(page.Jobs, j)
-	}
-	if err := rows.Err(); err != nil {
+	jobs, err := collect(rows, scanJob)
+	if err != nil {
 		return lifecycle.JobPage{}, fmt.Errorf("sqlitestore: list jobs: %w", interpretError(err))
 	}
-	if len(page.Jobs) > limit {
-		page.Jobs = page.Jobs[:limit]
-		page.Next = lifecycle.JobCursor(page.Jobs[limit-1])
-	}
+	var page lifecycle.JobPage
+	page.Jobs, page.Next = lifecycle.TrimPage(jobs, limit, lifecycle.JobCursor)
 	return page, nil
 }
 
