@@ -98,12 +98,23 @@ func Open(ctx context.Context, rawURL string) (Backend, error) {
 	opener := registry[strings.ToLower(u.Scheme)]
 	registryMu.RUnlock()
 	if opener == nil {
-		return nil, fmt.Errorf("store: open %s: %w %q (registered: %s; import the backend package)",
-			u.Redacted(), ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("store: open: %w %q (registered: %s; import the backend package)",
+			ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	b, err := opener(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("store: open %s: %w", Redact(u), err)
 	}
 	return b, nil
+}
+
+// Redact returns u for errors and logs with its password hidden. An opaque
+// URL (scheme:rest, no slashes) shows only its scheme, since its rest may be
+// "user:password@…" that url.Parse did not recognise as credentials.
+// Backends use it whenever they name a URL.
+func Redact(u *url.URL) string {
+	if u.Opaque != "" {
+		return u.Scheme + ":…"
+	}
+	return u.Redacted()
 }

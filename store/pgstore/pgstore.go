@@ -216,7 +216,7 @@ func redact(raw string) string {
 	if err != nil || u.Scheme == "" {
 		return "(connection string)"
 	}
-	return u.Redacted()
+	return store.Redact(u)
 }
 
 // passwordOf returns the password of a URL, if it has one.
