@@ -34,3 +34,34 @@ func (c Credentials) Format(f fmt.State, verb rune) {
 type CredentialSource interface {
 	Credentials(ctx context.Context, host string) (Credentials, error)
 }
+
+// StaticCredentials is a CredentialSource from fixed values: a host's own
+// credentials, else its rack's, else the default. It is safe for
+// concurrent use once built.
+type StaticCredentials struct {
+	// Default is used for hosts with no entry of their own or of their rack.
+	Default Credentials
+	// ByHost holds per-host credentials, keyed by hostname.
+	ByHost map[string]Credentials
+	// ByRack holds per-rack credentials, keyed by rack name.
+	ByRack map[string]Credentials
+	// Rack returns a host's rack name; nil disables ByRack.
+	Rack func(host string) string
+}
+
+// Credentials returns host's credentials. It fails when neither the host,
+// its rack nor the default has any (an empty Default user name).
+func (s *StaticCredentials) Credentials(_ context.Context, host string) (Credentials, error) {
+	if c, ok := s.ByHost[host]; ok {
+		return c, nil
+	}
+	if s.Rack != nil {
+		if c, ok := s.ByRack[s.Rack(host)]; ok {
+			return c, nil
+		}
+	}
+	if s.Default.Username == "" {
+		return Credentials{}, fmt.Errorf("bmc: no credentials for host %s", host)
+	}
+	return s.Default, nil
+}
