@@ -7,7 +7,9 @@ import (
 
 // Driver controls one host's BMC over one protocol. A Driver holds a
 // session: Open it first, and always Close it (Close logs out, so BMCs with
-// few session slots are not exhausted). Every call is bounded by ctx.
+// few session slots are not exhausted). Every operation but Open and Close
+// fails with an error wrapping ErrNotOpen before Open and after Close.
+// Every call is bounded by ctx.
 //
 // Drivers retry transient failures (IsTransient) with backoff and never
 // retry permanent ones. Credentials never appear in a driver's errors,

@@ -53,20 +53,21 @@ func (e transientError) Unwrap() []error      { return []error{e.err, ErrTransie
 func (e transientError) Is(target error) bool { return target == ErrTransient }
 
 // IsTransient reports whether err is worth retrying: marked with
-// Transient, a network timeout, a refused or reset connection, or an
-// unexpected EOF. Cancellation of the caller's context is never transient,
-// nor is any error wrapping ErrAuth, ErrNotFound, ErrInvalidPowerAction or
-// ErrInvalidArgument.
+// Transient, a network timeout, a refused or reset connection, or a
+// connection closed without an answer (EOF). The end of the caller's
+// context (cancelled or past its deadline) is never transient, nor is any
+// error wrapping ErrAuth, ErrNotFound, ErrInvalidPowerAction,
+// ErrInvalidArgument or ErrUnsupported.
 func IsTransient(err error) bool {
 	switch {
 	case err == nil,
-		errors.Is(err, context.Canceled),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, ErrAuth), errors.Is(err, ErrNotFound),
 		errors.Is(err, ErrInvalidPowerAction), errors.Is(err, ErrInvalidArgument),
 		errors.Is(err, ErrUnsupported):
 		return false
 	case errors.Is(err, ErrTransient),
-		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.EPIPE):
 		return true

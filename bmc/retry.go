@@ -2,6 +2,7 @@ package bmc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,32 +41,47 @@ func (p *RetryPolicy) withDefaults() RetryPolicy {
 // exponential with jitter. The error of the last attempt is returned,
 // wrapped with the number of attempts when there was more than one.
 func Retry(ctx context.Context, p *RetryPolicy, op func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The first attempt needs no backoff state.
+	last := op(ctx)
+	if last == nil || !IsTransient(last) || ctx.Err() != nil {
+		return last
+	}
 	pol := p.withDefaults()
+	if pol.MaxAttempts == 1 {
+		return last
+	}
 	eb := backoff.NewExponentialBackOff()
 	eb.InitialInterval = pol.Initial
 	eb.MaxInterval = pol.Max
 	eb.MaxElapsedTime = 0 // bounded by attempts and ctx
-	attempts := 0
-	var last error
-	err := backoff.Retry(func() error {
+	attempts := 1
+	b := backoff.WithContext(backoff.WithMaxRetries(eb, uint64(pol.MaxAttempts-1)), ctx)
+	for {
+		wait := b.NextBackOff()
+		if wait == backoff.Stop {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("after %d attempts: %w (last error: %w)", attempts, ctx.Err(), last)
+		case <-t.C:
+		}
 		attempts++
 		last = op(ctx)
-		switch {
-		case last == nil:
+		if last == nil {
 			return nil
-		case !IsTransient(last) || ctx.Err() != nil:
-			return backoff.Permanent(last)
 		}
-		return last
-	}, backoff.WithContext(backoff.WithMaxRetries(eb, uint64(pol.MaxAttempts-1)), ctx))
-	if err == nil {
-		return nil
+		if ctx.Err() != nil && !errors.Is(last, ctx.Err()) {
+			return fmt.Errorf("after %d attempts: %w (last error: %w)", attempts, ctx.Err(), last)
+		}
+		if !IsTransient(last) || ctx.Err() != nil {
+			break
+		}
 	}
-	if last == nil { // ctx ended before the first attempt
-		return err
-	}
-	if attempts > 1 {
-		return fmt.Errorf("after %d attempts: %w", attempts, last)
-	}
-	return last
+	return fmt.Errorf("after %d attempts: %w", attempts, last)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -66,7 +67,8 @@ func TestRetryHonoursContext(t *testing.T) {
 		}
 		return bmc.Transient(errors.New("busy"))
 	})
-	require.Error(t, err)
+	require.ErrorIs(t, err, context.Canceled, "the caller learns its context ended")
+	require.ErrorContains(t, err, "busy", "and what the BMC said last")
 	require.LessOrEqual(t, n, 3)
 }
 
@@ -76,8 +78,10 @@ func TestIsTransient(t *testing.T) {
 	require.True(t, bmc.IsTransient(timeout))
 	require.True(t, bmc.IsTransient(fmt.Errorf("x: %w", syscall.ECONNREFUSED)))
 	require.True(t, bmc.IsTransient(bmc.Transient(errors.New("503"))))
+	require.True(t, bmc.IsTransient(fmt.Errorf("Get https://bmc/redfish/v1: %w", io.EOF)), "closed without an answer")
 	require.False(t, bmc.IsTransient(nil))
 	require.False(t, bmc.IsTransient(context.Canceled))
+	require.False(t, bmc.IsTransient(fmt.Errorf("get: %w", context.DeadlineExceeded)), "the caller's deadline")
 	require.False(t, bmc.IsTransient(fmt.Errorf("401: %w", bmc.ErrAuth)))
 	require.False(t, bmc.IsTransient(bmc.Transient(fmt.Errorf("401: %w", bmc.ErrAuth))), "permanent wins")
 	require.False(t, bmc.IsTransient(errors.New("boom")))
