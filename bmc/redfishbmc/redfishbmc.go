@@ -119,6 +119,12 @@ type Driver struct {
 	supplied *gofish.APIClient
 	// ownSession: the driver made the client and can log in again.
 	ownSession bool
+	// ownTransport: the driver built its HTTP client, so it may close the
+	// client's idle connections at logout. A client the caller passed
+	// (Options.HTTPClient, NewFromClient) may be shared by many drivers:
+	// closing its connections would cost every other driver a new TLS
+	// handshake.
+	ownTransport bool
 	client     *gofish.APIClient // nil when not open; bound to context.Background
 	systemURI  string
 	managerURI string // resolved on first use
@@ -146,7 +152,8 @@ func New(endpoint string, creds bmc.Credentials, opts *Options) (*Driver, error)
 	if o.InsecureSkipVerify {
 		o.Logger.Warn("redfishbmc: TLS certificate verification is off", "endpoint", ep)
 	}
-	return &Driver{endpoint: ep, creds: creds, opts: o, http: hc, log: o.Logger, ownSession: true}, nil
+	return &Driver{endpoint: ep, creds: creds, opts: o, http: hc, log: o.Logger, ownSession: true,
+		ownTransport: o.HTTPClient == nil}, nil
 }
 
 // NewFromClient returns a driver over a gofish client the caller already
@@ -361,9 +368,12 @@ func (d *Driver) Close(ctx context.Context) error {
 	return d.logout(ctx, c)
 }
 
-// logout deletes c's session, if it has one, and closes idle connections.
+// logout deletes c's session, if it has one, and closes the idle
+// connections of a transport the driver built.
 func (d *Driver) logout(ctx context.Context, c *gofish.APIClient) error {
-	defer c.HTTPClient.CloseIdleConnections()
+	if d.ownTransport {
+		defer c.HTTPClient.CloseIdleConnections()
+	}
 	s, err := c.GetSession()
 	if err != nil || s.ID == "" {
 		return nil // basic auth, or a session without a Location

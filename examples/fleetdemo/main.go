@@ -1,8 +1,10 @@
 // Command fleetdemo shows fleetkit end to end on the embedded defaults: a
-// SQLite store in a temporary directory, batches submitted and admitted, an
-// overlap rejected with the offending hosts, in-use, maintenance and console
-// prechecks, many concurrent submitters that never double-book a host,
-// listing, per-datacenter counts, cancellation and statistics.
+// SQLite store in a temporary directory and simulated BMCs served as a
+// Redfish endpoint over TLS. Batches are submitted and admitted; an overlap
+// is rejected with the offending hosts; in-use, maintenance and BMC console
+// prechecks refuse hosts; many concurrent submitters never double-book a
+// host; then listing, per-datacenter counts, cancellation, statistics, and
+// a power-cycle fan-out over the BMCs through the Redfish driver.
 //
 // Run it from the repository root:
 //
@@ -14,6 +16,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +31,9 @@ import (
 	"time"
 
 	"github.com/fleetkit/fleetkit"
+	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/bmc/fakebmc"
+	"github.com/fleetkit/fleetkit/bmc/redfishbmc"
 	"github.com/fleetkit/fleetkit/lifecycle"
 	_ "github.com/fleetkit/fleetkit/store/memstore"
 	_ "github.com/fleetkit/fleetkit/store/pgstore"
@@ -107,6 +113,28 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 			}
 			return a
 		}}))
+	// The fleet's BMCs: simulated, served over HTTPS as one Redfish
+	// endpoint with a system per host. web016's console service is off.
+	bmcs := fakebmc.NewServer(nil)
+	for h := range fleet() {
+		b := fakebmc.New(&fakebmc.Options{Host: h, InitialPower: bmc.PowerOn})
+		if h == host(16) {
+			b.SetConsole(false, false)
+		}
+		bmcs.AddSystem(h, b)
+	}
+	bmcs.StartTLS()
+	defer bmcs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(bmcs.Certificate())
+	// One HTTP client for every driver: connections are reused across hosts.
+	httpClient := bmcs.Client()
+	dial := func(_ context.Context, h string, c bmc.Credentials) (bmc.Driver, error) {
+		return redfishbmc.New(bmcs.URL(), c, &redfishbmc.Options{SystemID: h, HTTPClient: httpClient})
+	}
+	creds := &bmc.StaticCredentials{Default: bmc.Credentials{Username: fakebmc.DefaultUsername, Password: fakebmc.DefaultPassword}}
+	fmt.Fprintf(out, "BMCs: %d simulated Redfish systems at %s (TLS)\n", bmcs.Len(), bmcs.URL())
+
 	allocated := map[string]string{host(12): "allocated to team search until 2026-12-01"}
 	svc, err := lifecycle.New(st, &lifecycle.Config{
 		MaxBatchSize: 500,
@@ -120,12 +148,8 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 			}
 			return out, nil
 		})},
-		Console: lifecycle.ConsoleFunc(func(_ context.Context, h string) error {
-			if h == host(16) {
-				return errors.New("BMC at 10.0.16.1: console service not answering")
-			}
-			return nil
-		}),
+		// The console precheck asks each host's BMC over Redfish.
+		Console:  bmc.ConsoleCheck{Dial: dial, Credentials: creds},
 		Notifier: fleetkit.NewLogNotifier(logger, &fleetkit.LogNotifierOptions{Message: "  event"}),
 	})
 	if err != nil {
@@ -306,6 +330,50 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 		fmt.Fprintf(out, "%-13s %-9s jobs %2d  success %5.1f%%  p50 %-6s p95 %s\n", s.Action, sku, s.Jobs,
 			100*s.SuccessRate, s.P50.Round(time.Second), s.P95.Round(time.Second))
 	}
+	section("8. One interface over BMCs: a power-cycle fan-out, typed actions, a driver that answers")
+	dc1 := hosts(1, 20)
+	var lastProgress bmc.Progress
+	results := bmc.FanOut(ctx, dc1, dial, func(ctx context.Context, d bmc.Driver) (bmc.PowerState, error) {
+		if err := d.SetPower(ctx, bmc.PowerActionCycle); err != nil {
+			return "", err
+		}
+		return d.PowerState(ctx)
+	}, &bmc.FanOutOptions{Concurrency: 8, Credentials: creds, Progress: func(p bmc.Progress) { lastProgress = p }})
+	on := 0
+	for _, r := range results {
+		if r.Err == nil && r.Value == bmc.PowerOn {
+			on++
+		}
+	}
+	fmt.Fprintf(out, "power-cycled %d/%d hosts of dc1 over Redfish, 8 at a time: %d on again, %d failed\n",
+		lastProgress.Done, lastProgress.Total, on, lastProgress.Failed)
+	web01, _ := bmcs.System(host(1))
+	web01.SetPowerState(bmc.PowerOff)
+	r := bmc.FanOut(ctx, []string{host(1)}, dial, func(ctx context.Context, d bmc.Driver) (struct{}, error) {
+		return struct{}{}, d.SetPower(ctx, bmc.PowerActionCycle)
+	}, &bmc.FanOutOptions{Credentials: creds})
+	fmt.Fprintln(out, "cycle while off is refused, not silently done:", errors.Is(r[0].Err, bmc.ErrInvalidPowerAction))
+	// A Client tries Redfish first and falls back to the next driver.
+	broken, _ := redfishbmc.New("https://127.0.0.1:1", creds.Default, &redfishbmc.Options{Retry: &bmc.RetryPolicy{MaxAttempts: 1}})
+	inband := fakebmc.New(&fakebmc.Options{Host: host(2), InitialPower: bmc.PowerOn}).Driver()
+	client := bmc.NewClient(host(2), []bmc.Driver{broken, inband}, nil)
+	opened, err := client.OpenReport(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close(ctx)
+	fmt.Fprintf(out, "%s: %s did not open (%v); operations go to %s\n", opened.Host,
+		opened.Attempts[0].Driver, opened.Attempts[0].Err, opened.Answered)
+	var report bmc.Report
+	if report, err = client.Do(ctx, "power-state", func(ctx context.Context, d bmc.Driver) error {
+		_, err := d.PowerState(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, report)
+	fmt.Fprintf(out, "sessions left open on the BMCs: %d\n", bmcs.Sessions())
+
 	fmt.Fprintln(out, "\ndemo complete")
 	return nil
 }
