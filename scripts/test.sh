@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: run the whole fleetkit test suite against real services.
 #
-# Starts a throwaway PostgreSQL server and four redis-server instances on free
+# Starts a throwaway PostgreSQL server, four redis-server instances and an IPMI
+# BMC simulator (OpenIPMI's ipmi_sim, configured from scripts/ipmisim/) on free
 # loopback ports in a temporary directory, exports their addresses for
 # internal/testenv, runs `go vet` and `go test -race -count=1`, then stops
 # everything and removes the directory (also on failure and on ctrl-C).
@@ -17,7 +18,8 @@
 #   FLEETKIT_TEST_RACE=0     run go test without -race (used by `make bench`)
 #
 # On a fresh Debian machine, run as root, it installs what is missing
-# (postgresql, redis-server, and gcc for -race) with apt-get.
+# (postgresql, redis-server, openipmi and ipmitool, and gcc for -race) with
+# apt-get.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*"; }
@@ -42,6 +44,7 @@ PG_DATA=""
 PG_CTL=""
 PG_USER="" # user the PostgreSQL server runs as when we are root
 REDIS_PIDS=()
+IPMI_PID=""
 CHILD_PID=""
 POLICY_RC_CREATED=false
 
@@ -81,6 +84,10 @@ cleanup() {
 	for pid in "${REDIS_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
+	if [[ -n $IPMI_PID ]]; then
+		kill -TERM "$IPMI_PID" 2>/dev/null
+		wait "$IPMI_PID" 2>/dev/null
+	fi
 	if [[ -n $TMP && -d $TMP ]]; then
 		rm -rf "$TMP"
 	fi
@@ -144,6 +151,8 @@ have_cc() {
 MISSING_PKGS=()
 find_pg_bin >/dev/null || MISSING_PKGS+=(postgresql)
 have redis-server || MISSING_PKGS+=(redis-server)
+have ipmi_sim || MISSING_PKGS+=(openipmi)
+have ipmitool || MISSING_PKGS+=(ipmitool)
 if [[ $RACE == true ]] && ! have_cc; then
 	MISSING_PKGS+=(gcc libc6-dev) # go test -race needs cgo
 fi
@@ -152,7 +161,8 @@ if [[ ${#MISSING_PKGS[@]} -gt 0 ]]; then
 	if [[ $IS_ROOT == true ]] && have apt-get; then
 		log "installing missing packages: ${MISSING_PKGS[*]}"
 		# Do not let the packages start their own system-wide services
-		# (postgresql on 5432, redis on 6379): we run private instances.
+		# (postgresql on 5432, redis on 6379, ipmitool's ipmievd): we run
+		# private instances.
 		if [[ ! -e /usr/sbin/policy-rc.d ]]; then
 			POLICY_RC_CREATED=true
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -182,26 +192,33 @@ fi
 USED_PORTS=" "
 FREE_PORT=""
 port_in_use() {
+	# port_in_use PORT [udp]: a TCP (or UDP) socket is bound to PORT. Without
+	# ss, UDP ports cannot be checked: the server's bind tells (and is retried).
 	if have ss; then
-		[[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
+		local flags=-Htan
+		[[ ${2:-tcp} == udp ]] && flags=-Huan
+		[[ -n $(ss "$flags" "sport = :$1" 2>/dev/null) ]]
+	elif [[ ${2:-tcp} == udp ]]; then
+		return 1
 	else
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 	fi
 }
 free_port() {
-	# Sets FREE_PORT to a port below the usual ephemeral range (32768-60999), so that
-	# outgoing connections are unlikely to grab it before the server binds.
-	local p i
+	# free_port [udp]: sets FREE_PORT to a free TCP (or UDP) port below the usual
+	# ephemeral range (32768-60999), so that outgoing connections are unlikely to
+	# grab it before the server binds.
+	local p i proto=${1:-tcp}
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + RANDOM % 12000))
 		[[ $USED_PORTS == *" $p "* ]] && continue
-		if ! port_in_use "$p"; then
+		if ! port_in_use "$p" "$proto"; then
 			USED_PORTS+="$p "
 			FREE_PORT=$p
 			return 0
 		fi
 	done
-	die "no free TCP port found on 127.0.0.1"
+	die "no free ${proto^^} port found on 127.0.0.1"
 }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleetkit-test.XXXXXX")
@@ -311,9 +328,70 @@ start_redis() {
 	SERVICES+=("redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') x$n  $FLEETKIT_TEST_REDIS  (pids ${REDIS_PIDS[*]})")
 }
 
-unset FLEETKIT_TEST_POSTGRES FLEETKIT_TEST_REDIS
+# --------------------------------------------------------------- ipmi_sim ---
+
+# ipmi_ready PORT USER PASSWORD: ipmitool gets an answer to Get Chassis Status
+# over RMCP+ with cipher suite 3 (the password goes through the environment,
+# not the command line).
+ipmi_ready() {
+	IPMI_PASSWORD=$3 timeout 10 ipmitool -I lanplus -H 127.0.0.1 -p "$1" -U "$2" -E -C 3 \
+		-N 1 -R 1 chassis power status >/dev/null 2>&1
+}
+
+start_ipmi_sim() {
+	# OpenIPMI's BMC simulator, configured from scripts/ipmisim/: one user
+	# with a random password, on loopback, its chassis (power, boot device)
+	# kept in files by scripts/ipmisim/chassiscontrol.
+	local dir=$TMP/ipmisim src=scripts/ipmisim user=fleetkit pw try port pid ok t
+	have ipmi_sim && have ipmitool || return 0 # reported above and in the list of services
+	if [[ $dir == *[[:space:]\"\&\|\\]* ]]; then
+		warn "the temp dir $TMP has a space, quote, backslash, & or |, which lan.conf (and sed) cannot hold: ipmi_sim NOT started"
+		return 0
+	fi
+	mkdir -p "$dir"
+	cp "$src/chassiscontrol" "$dir/chassiscontrol"
+	chmod 755 "$dir/chassiscontrol"
+	pw=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+	for ((try = 1; try <= 3; try++)); do
+		free_port udp
+		port=$FREE_PORT
+		rm -rf "$dir/state" "$dir/chassis"
+		mkdir -p "$dir/state" "$dir/chassis"
+		sed -e "s|@PORT@|$port|" -e "s|@CHASSISCONTROL@|$dir/chassiscontrol|" \
+			-e "s|@CHASSISDIR@|$dir/chassis|" -e "s|@USER@|$user|" -e "s|@PASSWORD@|$pw|" \
+			"$src/lan.conf" >"$dir/lan.conf"
+		cp "$src/sim.emu" "$dir/sim.emu"
+		(cd "$dir" && exec ipmi_sim -c lan.conf -f sim.emu -s state -n) </dev/null >"$dir/ipmi_sim.log" 2>&1 &
+		pid=$!
+		ok=false
+		for ((t = 0; t < 50; t++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			if ipmi_ready "$port" "$user" "$pw"; then
+				ok=true
+				break
+			fi
+			sleep 0.2
+		done
+		if [[ $ok == true ]]; then
+			IPMI_PID=$pid
+			export FLEETKIT_TEST_IPMI="$user:$pw@127.0.0.1:$port"
+			local ver
+			ver=$(ipmi_sim -v 2>&1 | sed -n 's/^IPMI Simulator version //p') || true # -v exits 1
+			SERVICES+=("ipmi_sim ${ver:-?}  $user@127.0.0.1:$port/udp (RMCP+, cipher suite 3; pid $pid)")
+			return 0
+		fi
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		echo "--- ipmi_sim log (attempt $try, port $port) ---" >&2
+		tail -n 10 "$dir/ipmi_sim.log" >&2 2>/dev/null || true
+	done
+	die "ipmi_sim did not start"
+}
+
+unset FLEETKIT_TEST_POSTGRES FLEETKIT_TEST_REDIS FLEETKIT_TEST_IPMI
 start_postgres
 start_redis
+start_ipmi_sim
 
 log "services (temp dir $TMP):"
 if [[ ${#SERVICES[@]} -eq 0 ]]; then
@@ -324,6 +402,7 @@ for s in "${SERVICES[@]}"; do
 done
 [[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || echo "    PostgreSQL: NOT started (FLEETKIT_TEST_POSTGRES unset: its tests will skip, or fail under CI=true)"
 [[ -n ${FLEETKIT_TEST_REDIS:-} ]] || echo "    redis-server: NOT started (FLEETKIT_TEST_REDIS unset: its tests will skip, or fail under CI=true)"
+[[ -n ${FLEETKIT_TEST_IPMI:-} ]] || echo "    ipmi_sim: NOT started (FLEETKIT_TEST_IPMI unset: its tests will skip, or fail under CI=true)"
 echo "    CI=${CI:-}  race=$RACE  $("$GO" version)"
 
 # ------------------------------------------------------------------ tests ---
@@ -355,11 +434,12 @@ log "$(basename "$GO") test ${GOTEST[*]:2} ${TEST_ARGS[*]}"
 run "${GOTEST[@]}" "${TEST_ARGS[@]}" || TEST=FAIL
 
 ELAPSED=$((SECONDS - START))
-PG_STATE=up REDIS_STATE=up
+PG_STATE=up REDIS_STATE=up IPMI_STATE=up
 [[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || PG_STATE=MISSING
 [[ -n ${FLEETKIT_TEST_REDIS:-} ]] || REDIS_STATE=MISSING
-SUMMARY="${ELAPSED}s; postgres $PG_STATE, redis $REDIS_STATE, race=$RACE, CI=${CI:-unset}"
-if [[ $PG_STATE == MISSING || $REDIS_STATE == MISSING ]]; then
+[[ -n ${FLEETKIT_TEST_IPMI:-} ]] || IPMI_STATE=MISSING
+SUMMARY="${ELAPSED}s; postgres $PG_STATE, redis $REDIS_STATE, ipmi_sim $IPMI_STATE, race=$RACE, CI=${CI:-unset}"
+if [[ $PG_STATE == MISSING || $REDIS_STATE == MISSING || $IPMI_STATE == MISSING ]]; then
 	SUMMARY+="; tests needing the MISSING services were SKIPPED"
 fi
 if [[ $VET == ok && $TEST == ok ]]; then

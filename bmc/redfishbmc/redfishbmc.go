@@ -125,9 +125,9 @@ type Driver struct {
 	// closing its connections would cost every other driver a new TLS
 	// handshake.
 	ownTransport bool
-	client     *gofish.APIClient // nil when not open; bound to context.Background
-	systemURI  string
-	managerURI string // resolved on first use
+	client       *gofish.APIClient // nil when not open; bound to context.Background
+	systemURI    string
+	managerURI   string // resolved on first use
 }
 
 // New returns a driver for the Redfish service at endpoint, which logs in

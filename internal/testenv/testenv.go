@@ -1,5 +1,6 @@
 // Package testenv finds the real services that scripts/test.sh starts for
-// the tests (PostgreSQL, redis-server) through environment variables.
+// the tests (PostgreSQL, redis-server, OpenIPMI's ipmi_sim) through
+// environment variables.
 //
 // A test that needs a service calls the matching function. When the variable
 // is unset the test is skipped with a message naming it, except under
@@ -11,13 +12,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fleetkit/fleetkit/bmc"
 )
 
 // Environment variables exported by scripts/test.sh.
@@ -28,6 +35,11 @@ const (
 	// RedisVar holds comma-separated host:port addresses of redis-server
 	// instances, each one free for the tests to flush.
 	RedisVar = "FLEETKIT_TEST_REDIS"
+	// IPMIVar holds user:password@host:port of an IPMI v2.0 LAN BMC
+	// simulator (OpenIPMI's ipmi_sim) whose power and boot device read
+	// back as set. Tests using it share one simulated machine: they must
+	// not run in parallel with each other.
+	IPMIVar = "FLEETKIT_TEST_IPMI"
 )
 
 // InCI reports whether the tests run under CI (CI=true), where a missing
@@ -96,4 +108,37 @@ func Postgres(t testing.TB) string {
 func Redis(t testing.TB) []string {
 	t.Helper()
 	return strings.Split(Need(t, RedisVar, "redis-server"), ",")
+}
+
+// IPMI returns the address and credentials of the test IPMI BMC simulator
+// (IPMIVar), or skips the test (fails it under CI) when there is none.
+func IPMI(t testing.TB) (host string, port int, creds bmc.Credentials) {
+	t.Helper()
+	host, port, creds, err := ParseIPMI(Need(t, IPMIVar, "ipmi_sim (OpenIPMI)"))
+	if err != nil {
+		t.Fatalf("testenv: %s: %v", IPMIVar, err)
+	}
+	return host, port, creds
+}
+
+// ParseIPMI splits user:password@host:port. The password may hold any
+// character; errors never quote it.
+func ParseIPMI(v string) (host string, port int, creds bmc.Credentials, err error) {
+	at := strings.LastIndex(v, "@")
+	if at < 0 {
+		return "", 0, creds, errors.New("want user:password@host:port (no @)")
+	}
+	user, pass, ok := strings.Cut(v[:at], ":")
+	if !ok || user == "" {
+		return "", 0, creds, errors.New("want user:password@host:port (no user:password before @)")
+	}
+	h, p, err := net.SplitHostPort(v[at+1:])
+	if err != nil {
+		return "", 0, creds, fmt.Errorf("host:port after @: %w", err)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, creds, fmt.Errorf("bad port %q", p)
+	}
+	return h, port, bmc.Credentials{Username: user, Password: pass}, nil
 }

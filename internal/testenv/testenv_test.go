@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,83 @@ func TestRedis(t *testing.T) {
 			}
 			if line != "+PONG\r\n" {
 				t.Fatalf("PING %s: got %q, want %q", addr, line, "+PONG\r\n")
+			}
+		})
+	}
+}
+
+// TestIPMI sends an RMCP presence ping (ASF, DSP0136 §3.2.4) to the
+// simulator in FLEETKIT_TEST_IPMI and expects a pong.
+func TestIPMI(t *testing.T) {
+	host, port, creds := testenv.IPMI(t) // skips (fails under CI) when unset
+	if creds.Username == "" || creds.Password == "" {
+		t.Fatalf("%s has an empty user or password", testenv.IPMIVar)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	// RMCP header (version 6, sequence ff: no ack, class 6: ASF), ASF
+	// IANA 4542, message type 80h (presence ping), tag 1, no data.
+	ping := []byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00}
+	buf := make([]byte, 512)
+	for try := 0; ; try++ {
+		if _, err := c.Write(ping); err != nil {
+			t.Fatalf("send RMCP ping to %s: %v", addr, err)
+		}
+		if err := c.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.Read(buf)
+		if err != nil {
+			if try < 3 {
+				continue
+			}
+			t.Fatalf("no RMCP pong from %s: %v", addr, err)
+		}
+		if n < 10 || buf[3] != 0x06 || buf[8] != 0x40 || buf[9] != 0x01 {
+			t.Fatalf("not an RMCP pong for tag 1 from %s: % x", addr, buf[:n])
+		}
+		return
+	}
+}
+
+func TestParseIPMI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in   string
+		host       string
+		port       int
+		user, pass string
+		bad        bool
+	}{
+		{name: "plain", in: "admin:s3cret@127.0.0.1:9623", host: "127.0.0.1", port: 9623, user: "admin", pass: "s3cret"},
+		{name: "password with @ and :", in: "admin:p@ss:w0rd@10.0.0.1:623", host: "10.0.0.1", port: 623, user: "admin", pass: "p@ss:w0rd"},
+		{name: "ipv6", in: "u:p@[::1]:623", host: "::1", port: 623, user: "u", pass: "p"},
+		{name: "empty password", in: "u:@h:1", host: "h", port: 1, user: "u"},
+		{name: "no at", in: "admin:secret", bad: true},
+		{name: "no colon", in: "admin@h:623", bad: true},
+		{name: "no port", in: "admin:topsecret@h", bad: true},
+		{name: "bad port", in: "admin:topsecret@h:0", bad: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host, port, creds, err := testenv.ParseIPMI(tc.in)
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("ParseIPMI(%q) succeeded", tc.in)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Fatalf("the error quotes the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseIPMI(%q): %v", tc.in, err)
+			}
+			if host != tc.host || port != tc.port || creds.Username != tc.user || creds.Password != tc.pass {
+				t.Fatalf("ParseIPMI(%q) = %q %d %q %q", tc.in, host, port, creds.Username, creds.Password)
 			}
 		})
 	}
