@@ -1,6 +1,7 @@
 package redfishbmc
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -324,6 +325,16 @@ func (d *Driver) login(ctx context.Context) (*gofish.APIClient, error) {
 // the systems also proves that basic-auth credentials are accepted.
 func (d *Driver) findSystem(ctx context.Context, c *gofish.APIClient) (string, error) {
 	c = c.WithContext(ctx)
+	if d.opts.SystemID != "" {
+		// Redfish fixes the Systems collection's URI: ask for the system
+		// itself, one request, rather than reading every member of a
+		// collection that may hold thousands. A BMC that lays its URIs out
+		// otherwise answers 404 and gets the full search below.
+		uri := "/redfish/v1/Systems/" + url.PathEscape(d.opts.SystemID)
+		if sys, err := schemas.GetComputerSystem(c, uri); err == nil && sys.ID == d.opts.SystemID {
+			return cmp.Or(sys.ODataID, uri), nil
+		}
+	}
 	systems, err := c.Service.Systems()
 	if err != nil && (len(systems) == 0 || d.opts.SystemID == "") {
 		return "", d.interpret("list systems of "+d.endpoint, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -194,6 +195,31 @@ func TestFakeBMCMultiSystem(t *testing.T) {
 	require.ErrorContains(t, err, "node1 node2 node3", "the error lists the systems there are")
 	require.NoError(t, missing.Close(ctx))
 	require.Equal(t, 2, srv.Sessions(), "the failed Open logged its session out")
+}
+
+// TestOpenWithSystemIDCostsConstantRequests: opening a driver for one
+// system among many asks for that system, not for every member of the
+// Systems collection.
+func TestOpenWithSystemIDCostsConstantRequests(t *testing.T) {
+	t.Parallel()
+	srv := fakebmc.NewServer(nil)
+	for i := range 300 {
+		srv.AddSystem(fmt.Sprintf("node%03d", i), fakebmc.New(nil))
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	creds := bmc.Credentials{Username: fakebmc.DefaultUsername, Password: fakebmc.DefaultPassword}
+	d, err := redfishbmc.New(srv.URL(), creds, &redfishbmc.Options{RootCAs: pool, SystemID: "node150"})
+	require.NoError(t, err)
+	before := srv.Requests()
+	require.NoError(t, d.Open(t.Context()))
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	require.LessOrEqual(t, srv.Requests()-before, int64(5), "service root, session, system: not 300 systems")
+	st, err := d.PowerState(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, bmc.PowerOff, st)
 }
 
 // TestFakeBMCOptional exercises the optional capabilities against what the
