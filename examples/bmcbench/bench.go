@@ -34,7 +34,7 @@ type config struct {
 	Latency     time.Duration
 	Concurrency int
 	Op          string
-	Endpoints   string // endpointsPerHost, endpointsShared or endpointsSharedDirect
+	Endpoints   string // endpointsShared or endpointsPerHost
 	// SharedClient: one http.Client for every driver (through
 	// redfishbmc.Options.HTTPClient); else each driver has its own, as
 	// redfishbmc.New builds it.
@@ -57,8 +57,8 @@ func (c config) validate() error {
 		return errors.New("-latency must not be negative")
 	case c.Op != opCycle && c.Op != opStatus:
 		return fmt.Errorf("-op %q: want %s or %s", c.Op, opCycle, opStatus)
-	case c.Endpoints != endpointsShared && c.Endpoints != endpointsPerHost && c.Endpoints != endpointsSharedDirect:
-		return fmt.Errorf("-endpoints %q: want %s, %s or %s", c.Endpoints, endpointsPerHost, endpointsShared, endpointsSharedDirect)
+	case c.Endpoints != endpointsShared && c.Endpoints != endpointsPerHost:
+		return fmt.Errorf("-endpoints %q: want %s or %s", c.Endpoints, endpointsShared, endpointsPerHost)
 	case c.Timeout <= 0:
 		return errors.New("-timeout must be positive")
 	}
@@ -91,9 +91,11 @@ func (f figures) ReqPerHost() float64 { return float64(f.Requests) / float64(f.H
 // BMC's latency.
 func (f figures) SysReqPerHost() float64 { return float64(f.SysRequests) / float64(f.Hosts) }
 
-// ideal is latency × requests-per-host × hosts / concurrency: the wall
-// time if every round trip took exactly the BMC's latency and the
-// concurrency were always full.
+// ideal is latency × waiting-requests-per-host × hosts / concurrency: the
+// wall time if the round trips that wait the BMC's latency took exactly
+// that, the others (service root, login, logout) nothing, and the
+// concurrency were always full. Called with one request per host, it is
+// the lower bound of any operation that waits the latency once per host.
 func ideal(latency time.Duration, perHost float64, hosts, concurrency int) time.Duration {
 	return time.Duration(float64(latency) * perHost * float64(hosts) / float64(concurrency))
 }
@@ -147,21 +149,6 @@ func (b *bench) newTransport(maxIdle, maxIdlePerHost int) *http.Transport {
 	return t
 }
 
-// tagTransport tags each request with the host of its driver, for the
-// shared-direct layout (when host is set).
-type tagTransport struct {
-	t    *http.Transport
-	host string
-}
-
-func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.host != "" {
-		r = r.Clone(r.Context())
-		r.Header.Set(hostHeader, t.host)
-	}
-	return t.t.RoundTrip(r)
-}
-
 func (b *bench) close() {
 	if b.shared != nil {
 		b.shared.CloseIdleConnections()
@@ -186,20 +173,16 @@ func (d ownTransport) Close(ctx context.Context) error {
 func (b *bench) dial(_ context.Context, host string, creds bmc.Credentials) (bmc.Driver, error) {
 	endpoint, systemID := b.fleet.endpoint(host)
 	opts := &redfishbmc.Options{SystemID: systemID, BasicAuth: b.cfg.BasicAuth}
-	tag := ""
-	if b.cfg.Endpoints == endpointsSharedDirect {
-		tag = host
-	}
 	switch {
 	case b.shared != nil:
-		opts.HTTPClient = &http.Client{Transport: tagTransport{b.shared, tag}}
+		opts.HTTPClient = &http.Client{Transport: b.shared}
 	case b.cfg.Endpoints == endpointsShared:
 		opts.RootCAs = b.fleet.roots // redfishbmc.New builds the transport
 	default:
-		// The per-host names (and the tags) need a transport of ours,
-		// built as redfishbmc.New builds its own.
+		// The per-host names need a transport of ours (to dial the one
+		// listener), built as redfishbmc.New builds its own.
 		t := b.newTransport(100, 2)
-		opts.HTTPClient = &http.Client{Transport: tagTransport{t, tag}}
+		opts.HTTPClient = &http.Client{Transport: t}
 		d, err := redfishbmc.New(endpoint, creds, opts)
 		if err != nil {
 			return nil, err

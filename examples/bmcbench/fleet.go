@@ -27,24 +27,14 @@ import (
 const (
 	// endpointsShared: one Redfish service with every system behind it
 	// (a fakebmc.Server with N systems); a host's driver picks its system
-	// with redfishbmc.Options.SystemID.
+	// with redfishbmc.Options.SystemID, which it reads directly (GET
+	// /redfish/v1/Systems/{SystemID}). The default.
 	endpointsShared = "shared"
 	// endpointsPerHost: one Redfish service per host, as in a fleet of real
 	// BMCs: N fakebmc.Servers of one system each, on one loopback TLS
 	// listener, told apart by host name (host0001.bmc.test, …).
 	endpointsPerHost = "per-host"
-	// endpointsSharedDirect: as shared, but a driver reading the Systems
-	// collection is answered with its own system only (the bench tags each
-	// driver's requests with its host, in hostHeader). This emulates a
-	// driver that reads its system directly (GET Systems/{SystemID})
-	// rather than every system of the service, which redfishbmc's Open
-	// does today; the collection answers count as requests.
-	endpointsSharedDirect = "shared-direct"
 )
-
-// hostHeader carries the host a request is for, in the shared-direct
-// layout.
-const hostHeader = "X-Bmcbench-Host"
 
 // vhostDomain is the domain of the per-host endpoints' names.
 const vhostDomain = "bmc.test"
@@ -62,9 +52,6 @@ type fleet struct {
 
 	conns   atomic.Int64 // TLS connections accepted
 	sysReqs atomic.Int64 // requests that touch a system, and so wait its latency
-	// direct counts the Systems collections answered by the bench on
-	// behalf of the fake (shared-direct).
-	directAnswers atomic.Int64
 }
 
 // newFleet serves n systems, powered on, each with the given latency.
@@ -77,16 +64,13 @@ func newFleet(n int, latency time.Duration, layout string) (*fleet, error) {
 	}
 	var h http.Handler
 	switch layout {
-	case endpointsShared, endpointsSharedDirect:
+	case endpointsShared:
 		s := fakebmc.NewServer(nil)
 		for i, host := range f.hosts {
 			s.AddSystem(host, f.bmcs[i])
 		}
 		f.servers = []*fakebmc.Server{s}
 		h = s.Handler()
-		if layout == endpointsSharedDirect {
-			h = f.directCollections(h)
-		}
 	case endpointsPerHost:
 		byName := make(map[string]http.Handler, n)
 		for i, host := range f.hosts {
@@ -107,7 +91,7 @@ func newFleet(n int, latency time.Duration, layout string) (*fleet, error) {
 			http.Error(w, "no BMC named "+name, http.StatusMisdirectedRequest)
 		})
 	default:
-		return nil, fmt.Errorf("unknown endpoint layout %q (want %s, %s or %s)", layout, endpointsPerHost, endpointsShared, endpointsSharedDirect)
+		return nil, fmt.Errorf("unknown endpoint layout %q (want %s or %s)", layout, endpointsShared, endpointsPerHost)
 	}
 	cert, roots, err := makeCert()
 	if err != nil {
@@ -140,21 +124,6 @@ func (f *fleet) count(h http.Handler) http.Handler {
 	})
 }
 
-// directCollections answers an authenticated GET of the Systems collection tagged
-// with a host with a collection of that host's system alone.
-func (f *fleet) directCollections(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Header.Get(hostHeader)
-		if host == "" || r.Method != http.MethodGet || strings.TrimSuffix(r.URL.Path, "/") != "/redfish/v1/Systems" || r.Header.Get("X-Auth-Token") == "" {
-			h.ServeHTTP(w, r)
-			return
-		}
-		f.directAnswers.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"@odata.id":"/redfish/v1/Systems","@odata.type":"#ComputerSystemCollection.ComputerSystemCollection","Name":"Computer System Collection","Members@odata.count":1,"Members":[{"@odata.id":"/redfish/v1/Systems/%s"}]}`, host)
-	})
-}
-
 // endpoint returns the Redfish endpoint of host, and the system ID its
 // driver must pick ("" for the only one).
 func (f *fleet) endpoint(host string) (endpoint, systemID string) {
@@ -173,9 +142,9 @@ func (f *fleet) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 }
 
 // requests counts the HTTP requests the fleet's servers have served
-// (fakebmc.Server.Requests), and the collections answered for them.
+// (fakebmc.Server.Requests).
 func (f *fleet) requests() int64 {
-	n := f.directAnswers.Load()
+	var n int64
 	for _, s := range f.servers {
 		n += s.Requests()
 	}

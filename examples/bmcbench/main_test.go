@@ -15,12 +15,13 @@ import (
 func TestRun(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
+		{},
+		{"-op", "status", "-shared-client=false"},
+		{"-endpoints", "shared", "-basic-auth"},
+		{"-endpoints", "shared", "-shared-client=false", "-hosts", "5"},
 		{"-endpoints", "per-host"},
 		{"-endpoints", "per-host", "-op", "status", "-shared-client=false"},
-		{"-endpoints", "shared"},
-		{"-endpoints", "shared", "-shared-client=false", "-hosts", "5"},
-		{"-endpoints", "shared-direct", "-op", "status"},
-		{"-endpoints", "shared-direct", "-shared-client=false"},
+		{"-endpoints", "per-host", "-basic-auth", "-hosts", "5"},
 	} {
 		t.Run(fmt.Sprint(args), func(t *testing.T) {
 			t.Parallel()
@@ -31,7 +32,8 @@ func TestRun(t *testing.T) {
 			require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, stderr.String())
 			for _, want := range []string{
 				"wall time",
-				"ideal              latency × requests-per-host × hosts / concurrency = 1ms × ",
+				"ideal              latency × waiting-requests-per-host × hosts / concurrency = 1ms × ",
+				"lower bound        per-host-operation lower bound, one latency per host: latency × hosts / concurrency = 1ms × ",
 				"failures           0 of ",
 				"0 sessions left open",
 				"peak heap in use",
@@ -51,6 +53,7 @@ func TestUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"-op", "dance"},
 		{"-endpoints", "cloud"},
+		{"-endpoints", "shared-direct"},
 		{"-systems", "0"},
 		{"-systems", "3", "-hosts", "4"},
 		{"-nope"},

@@ -22,10 +22,6 @@
 //
 //	go run ./examples/bmcctl -serve-fake 40 -fake-latency 20ms
 //
-// (Keep it to tens of systems: to find its system behind one endpoint, a
-// Redfish driver reads every system the endpoint serves, one at a time,
-// when it logs in.)
-//
 // Then, in another terminal (with what it printed):
 //
 //	export BMC_PASSWORD=password
