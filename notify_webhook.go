@@ -191,9 +191,10 @@ func (w *WebhookNotifier) Notify(ctx context.Context, e Event) error {
 	if err == nil {
 		return nil
 	}
-	if lastErr != nil && err != lastErr {
-		// ctx ended between attempts: report both.
-		err = fmt.Errorf("%w (last attempt: %w)", err, lastErr)
+	if ctxErr := ctx.Err(); ctxErr != nil && lastErr != nil && !errors.Is(lastErr, ctxErr) {
+		// ctx ended between attempts, or during one that still got an
+		// answer: report both.
+		err = fmt.Errorf("%w (last attempt: %w)", ctxErr, lastErr)
 	}
 	return fmt.Errorf("webhook %s: event %q for %q not delivered after %d %s: %w",
 		w.redacted, e.Kind, e.Subject, attempts, plural(attempts, "attempt", "attempts"), err)
