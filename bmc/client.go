@@ -53,6 +53,7 @@ type ClientError struct {
 	Report Report
 }
 
+// Error renders the report: every driver and why it failed.
 func (e *ClientError) Error() string { return "bmc: " + e.Report.String() }
 
 // Unwrap returns the attempts' errors.

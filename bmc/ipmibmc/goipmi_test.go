@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/bmc/bmctest"
 	"github.com/fleetkit/fleetkit/bmc/ipmibmc"
 )
 
@@ -396,15 +397,15 @@ func TestLockHonoursContext(t *testing.T) {
 func TestNoSecretInLogs(t *testing.T) {
 	t.Parallel()
 	sim := startGoSim(t, nil)
-	var logs logBuffer
+	var logs bmctest.LogBuffer
 	ctx := t.Context()
-	bad := newTestDriver(t, sim.host, sim.port, bmc.Credentials{Username: sim.creds.Username, Password: "Wr0ng-Pa55"}, &ipmibmc.Options{Logger: logs.logger()})
+	bad := newTestDriver(t, sim.host, sim.port, bmc.Credentials{Username: sim.creds.Username, Password: "Wr0ng-Pa55"}, &ipmibmc.Options{Logger: logs.Logger()})
 	err := bad.Open(ctx)
 	require.ErrorIs(t, err, bmc.ErrAuth)
 	require.NotContains(t, err.Error(), "Wr0ng-Pa55")
 	_, _ = bad.ConsoleHealth(ctx)
 
-	d := newTestDriver(t, sim.host, sim.port, sim.creds, &ipmibmc.Options{Logger: logs.logger()})
+	d := newTestDriver(t, sim.host, sim.port, sim.creds, &ipmibmc.Options{Logger: logs.Logger()})
 	require.NoError(t, d.Open(ctx))
 	require.NoError(t, d.SetPower(ctx, bmc.PowerActionOn))
 	require.NoError(t, d.SetBootOverride(ctx, bmc.BootOverride{Device: bmc.BootPXE}))
@@ -532,8 +533,8 @@ func startUDPProxy(t *testing.T, target string) *udpProxy {
 func TestSessionLost(t *testing.T) {
 	t.Parallel()
 	sim := startGoSim(t, nil)
-	var logs logBuffer
-	d := newTestDriver(t, sim.host, sim.port, sim.creds, &ipmibmc.Options{Timeout: 100 * time.Millisecond, Logger: logs.logger()})
+	var logs bmctest.LogBuffer
+	d := newTestDriver(t, sim.host, sim.port, sim.creds, &ipmibmc.Options{Timeout: 100 * time.Millisecond, Logger: logs.Logger()})
 	ctx := t.Context()
 	require.NoError(t, d.Open(ctx))
 	require.NoError(t, d.SetPower(ctx, bmc.PowerActionOn))

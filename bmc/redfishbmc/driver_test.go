@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/bmc/bmctest"
 	"github.com/fleetkit/fleetkit/bmc/redfishbmc"
 )
 
@@ -662,8 +662,8 @@ func TestNewFromClient(t *testing.T) {
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, true)
-	logs := &lockedBuffer{}
-	d := s.driver(t, stubPass, &redfishbmc.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs := &bmctest.LogBuffer{}
+	d := s.driver(t, stubPass, &redfishbmc.Options{Logger: logs.Logger()})
 	ctx := t.Context()
 	require.NoError(t, d.Open(ctx))
 	require.NoError(t, d.SetPower(ctx, bmc.PowerActionOn))

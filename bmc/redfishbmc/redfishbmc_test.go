@@ -1,11 +1,9 @@
 package redfishbmc_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -70,7 +68,7 @@ func (h *harness) newDriver(t testing.TB, password string) bmc.Driver {
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	logs := &lockedBuffer{}
+	logs := &bmctest.LogBuffer{}
 	t.Cleanup(func() {
 		require.NotContains(t, logs.String(), goodPassword, "the logs show the password")
 		require.NotContains(t, logs.String(), badPassword, "the logs show the password")
@@ -79,7 +77,7 @@ func (h *harness) newDriver(t testing.TB, password string) bmc.Driver {
 		RootCAs:      pool,
 		Retry:        fast,
 		PollInterval: 5 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       logs.Logger(),
 	})
 	require.NoError(t, err)
 	h.mu.Lock()
@@ -135,24 +133,6 @@ func TestConformance(t *testing.T) {
 }
 
 func BenchmarkPowerState(b *testing.B) { bmctest.BenchmarkPowerState(b, newHarness()) }
-
-// lockedBuffer collects log output from concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestFakeBMCMultiSystem drives one system among several on one service,
 // picked with Options.SystemID, and checks the others are untouched.

@@ -12,13 +12,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/bmc/bmctest"
 	"github.com/fleetkit/fleetkit/bmc/fakebmc"
 	"github.com/fleetkit/fleetkit/internal/testenv"
 )
@@ -428,32 +428,13 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in two
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeFake starts -serve-fake, drives it with what it printed, and
 // stops it.
 func TestServeFake(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut bmctest.LogBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runEnv(ctx, []string{"-serve-fake", "3"}, &out, &errOut, func(string) string { return "" })
