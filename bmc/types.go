@@ -152,7 +152,7 @@ type ConsoleHealth struct {
 	// usable; empty when it is.
 	Detail string `json:"detail,omitempty"`
 	// Latency is how long the check took.
-	Latency time.Duration `json:"latency"`
+	Latency time.Duration `json:"latency_ns"`
 }
 
 // Usable reports whether every step passed.
