@@ -207,10 +207,8 @@ func TestOpenFailsWhenTheSystemDoesNot(t *testing.T) {
 func TestNotFoundIsPermanent(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, true)
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	var n atomic.Int32
 	s.set(func(s *stub) {
 		s.intercept = func(w http.ResponseWriter, r *http.Request) bool {
@@ -253,10 +251,8 @@ func TestStatusMapping(t *testing.T) {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			t.Parallel()
 			s := newStub(t, true)
-			d := s.driver(t, stubPass, nil)
+			d := s.opened(t, nil)
 			ctx := t.Context()
-			require.NoError(t, d.Open(ctx))
-			t.Cleanup(func() { _ = d.Close(context.Background()) })
 			var n atomic.Int32
 			s.set(func(s *stub) {
 				s.intercept = func(w http.ResponseWriter, r *http.Request) bool {
@@ -287,10 +283,8 @@ func TestStatusMapping(t *testing.T) {
 func TestUnauthorizedMidSessionLogsInAgain(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, true)
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 
 	s.set(func(s *stub) { s.tokens = map[string]bool{} }) // the BMC restarted
 	ps, err := d.PowerState(ctx)
@@ -309,10 +303,8 @@ func TestUnauthorizedMidSessionLogsInAgain(t *testing.T) {
 func TestPowerStateMapping(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, false)
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	for redfish, want := range map[string]bmc.PowerState{
 		"On": bmc.PowerOn, "Off": bmc.PowerOff, "PoweringOn": bmc.PowerPoweringOn,
 		"PoweringOff": bmc.PowerPoweringOff, "Paused": bmc.PowerUnknown, "": bmc.PowerUnknown, "Levitating": bmc.PowerUnknown,
@@ -357,10 +349,8 @@ func TestSetPowerChoosesResetType(t *testing.T) {
 			t.Parallel()
 			s := newStub(t, false)
 			s.set(func(s *stub) { s.power, s.allowed = tc.power, tc.allowed })
-			d := s.driver(t, stubPass, nil)
+			d := s.opened(t, nil)
 			ctx := t.Context()
-			require.NoError(t, d.Open(ctx))
-			t.Cleanup(func() { _ = d.Close(context.Background()) })
 			err := d.SetPower(ctx, tc.action)
 			if tc.err != nil {
 				require.ErrorIs(t, err, tc.err)
@@ -395,10 +385,8 @@ func TestSetPowerWaitsForTheNewState(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, false)
 	s.set(func(s *stub) { s.transitReads = 3 })
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	before := s.count(func(s *stub) int { return s.gets })
 	require.NoError(t, d.SetPower(ctx, bmc.PowerActionOn))
 	require.Equal(t, 1+3+1, s.count(func(s *stub) int { return s.gets })-before, "read, three times PoweringOn, then On")
@@ -454,10 +442,8 @@ func TestResetNotRepeatedWhenMaybeDelivered(t *testing.T) {
 					return false
 				}
 			})
-			d := s.driver(t, stubPass, nil)
+			d := s.opened(t, nil)
 			ctx := t.Context()
-			require.NoError(t, d.Open(ctx))
-			t.Cleanup(func() { _ = d.Close(context.Background()) })
 			err := d.SetPower(ctx, bmc.PowerActionReset)
 			require.Equal(t, tc.wantPosts, posts.Load())
 			if tc.wantErr {
@@ -473,10 +459,8 @@ func TestResetNotRepeatedWhenMaybeDelivered(t *testing.T) {
 func TestSetBootOverride(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, false)
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 
 	require.NoError(t, d.SetBootOverride(ctx, bmc.BootOverride{Device: bmc.BootPXE, Mode: bmc.BootLegacy}))
 	s.set(func(s *stub) {
@@ -684,10 +668,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	s := newStub(t, false)
-	d := s.driver(t, stubPass, nil)
+	d := s.opened(t, nil)
 	ctx := t.Context()
-	require.NoError(t, d.Open(ctx))
-	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	errs := make(chan error, 40)
 	for i := range 40 {
 		go func() {

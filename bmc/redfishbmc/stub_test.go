@@ -1,6 +1,7 @@
 package redfishbmc_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -90,6 +91,16 @@ func (s *stub) pool() *x509.CertPool {
 }
 
 // driver returns a driver for the stub with fast retries and polling.
+// opened returns an open driver with the right password, closed when the
+// test ends.
+func (s *stub) opened(t testing.TB, o *redfishbmc.Options) *redfishbmc.Driver {
+	t.Helper()
+	d := s.driver(t, stubPass, o)
+	require.NoError(t, d.Open(t.Context()))
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	return d
+}
+
 func (s *stub) driver(t testing.TB, password string, o *redfishbmc.Options) *redfishbmc.Driver {
 	t.Helper()
 	opts := redfishbmc.Options{}
