@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -331,8 +332,8 @@ func (d *Driver) findSystem(ctx context.Context, c *gofish.APIClient) (string, e
 		// collection that may hold thousands. A BMC that lays its URIs out
 		// otherwise answers 404 and gets the full search below.
 		uri := "/redfish/v1/Systems/" + url.PathEscape(d.opts.SystemID)
-		if sys, err := schemas.GetComputerSystem(c, uri); err == nil && sys.ID == d.opts.SystemID {
-			return cmp.Or(sys.ODataID, uri), nil
+		if id, odataID, err := systemIdentity(c, uri); err == nil && id == d.opts.SystemID {
+			return cmp.Or(odataID, uri), nil
 		}
 	}
 	systems, err := c.Service.Systems()
@@ -357,6 +358,24 @@ func (d *Driver) findSystem(ctx context.Context, c *gofish.APIClient) (string, e
 		return "", fmt.Errorf("redfishbmc: %s: %w: the BMC lists no computer system", d.endpoint, bmc.ErrNotFound)
 	}
 	return "", fmt.Errorf("redfishbmc: %s: %w: no system %q (the BMC has %v)", d.endpoint, bmc.ErrNotFound, d.opts.SystemID, ids)
+}
+
+// systemIdentity reads only the Id and @odata.id of the resource at uri:
+// Open needs to know the system is there, not to decode all of it.
+func systemIdentity(c *gofish.APIClient, uri string) (id, odataID string, err error) {
+	resp, err := c.Get(uri)
+	defer schemas.DeferredCleanupHTTPResponse(resp)
+	if err != nil {
+		return "", "", err
+	}
+	var v struct {
+		ID      string `json:"Id"`
+		ODataID string `json:"@odata.id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return "", "", err
+	}
+	return v.ID, v.ODataID, nil
 }
 
 // Close logs out (DELETE of the Redfish session) and forgets the session,
