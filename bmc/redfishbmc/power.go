@@ -1,6 +1,7 @@
 package redfishbmc
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,14 +117,58 @@ func chooseReset(a bmc.PowerAction, allowed []schemas.ResetType) (first, then sc
 	return "", "", fmt.Errorf("%w: %s needs ResetType %s, but the BMC offers %v", bmc.ErrUnsupported, a, strings.Join(want, " or "), allowed)
 }
 
-// resetAction is the part of a ComputerSystem gofish keeps to itself:
-// whether it has a Reset action at all.
+// resetAction is a ComputerSystem's #ComputerSystem.Reset action: where to
+// post, and the ResetTypes it advertises inline or through an ActionInfo.
 type resetAction struct {
 	Actions struct {
 		Reset struct {
-			Target string `json:"target"`
+			Target     string              `json:"target"`
+			Allowed    []schemas.ResetType `json:"ResetType@Redfish.AllowableValues"`
+			ActionInfo string              `json:"@Redfish.ActionInfo"`
 		} `json:"#ComputerSystem.Reset"`
 	}
+}
+
+// powerView is the part of a ComputerSystem that SetPower needs. Decoding
+// only it, rather than gofish's whole ComputerSystem (which gofish decodes
+// twice), is most of what a power action costs the client.
+type powerView struct {
+	ODataID    string `json:"@odata.id"`
+	PowerState schemas.PowerState
+	resetAction
+}
+
+// powerView reads the system's power state and Reset action.
+func (d *Driver) powerView(c *gofish.APIClient, what string) (*powerView, error) {
+	resp, err := c.Get(d.systemURI)
+	defer schemas.DeferredCleanupHTTPResponse(resp)
+	if err != nil {
+		return nil, d.interpret(what+" "+d.endpoint+d.systemURI, err)
+	}
+	var v powerView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return nil, d.interpret(what+" "+d.endpoint+d.systemURI, fmt.Errorf("decode the system: %w", err))
+	}
+	v.ODataID = cmp.Or(v.ODataID, d.systemURI)
+	return &v, nil
+}
+
+// allowedResets returns the ResetTypes the system advertises: inline, or
+// from its ActionInfo (read through gofish, rarely needed).
+func (d *Driver) allowedResets(c *gofish.APIClient, v *powerView, what string) ([]schemas.ResetType, error) {
+	r := v.Actions.Reset
+	if len(r.Allowed) > 0 || r.ActionInfo == "" {
+		return r.Allowed, nil
+	}
+	sys, err := d.system(c, what)
+	if err != nil {
+		return nil, err
+	}
+	allowed, err := sys.GetSupportedResetTypes()
+	if err != nil {
+		return nil, d.interpret(what+": read the Reset ActionInfo", err)
+	}
+	return allowed, nil
 }
 
 // SetPower performs a, decided with bmc.CheckPowerAction against the
@@ -156,7 +201,7 @@ func (d *Driver) SetPower(ctx context.Context, a bmc.PowerAction) error {
 		first, then schemas.ResetType
 	)
 	err := d.do(ctx, what, func(_ context.Context, c *gofish.APIClient) error {
-		sys, err := d.system(c, "power "+string(a))
+		sys, err := d.powerView(c, "power "+string(a))
 		if err != nil {
 			return err
 		}
@@ -169,19 +214,18 @@ func (d *Driver) SetPower(ctx context.Context, a bmc.PowerAction) error {
 			d.log.Debug("redfishbmc: power action is a no-op", "endpoint", d.endpoint, "action", a, "state", cur)
 			return nil
 		}
-		var ra resetAction
-		if json.Unmarshal(sys.RawData, &ra) == nil && ra.Actions.Reset.Target == "" {
+		if sys.Actions.Reset.Target == "" {
 			return fmt.Errorf("redfishbmc: %s: %w: the system has no #ComputerSystem.Reset action", what, bmc.ErrUnsupported)
 		}
-		allowed, err := sys.GetSupportedResetTypes()
+		allowed, err := d.allowedResets(c, sys, what)
 		if err != nil {
-			return d.interpret(what+": read the Reset ActionInfo", err)
+			return err
 		}
 		if first, then, err = chooseReset(a, allowed); err != nil {
 			return fmt.Errorf("redfishbmc: %s: %w", what, err)
 		}
 		d.log.Debug("redfishbmc: reset", "endpoint", d.endpoint, "action", a, "reset_type", first, "state", cur)
-		return d.reset(sys, a, first, what)
+		return d.reset(c, sys, a, first, what)
 	})
 	if err != nil || noop {
 		return err
@@ -192,14 +236,14 @@ func (d *Driver) SetPower(ctx context.Context, a bmc.PowerAction) error {
 		}
 		d.log.Debug("redfishbmc: reset", "endpoint", d.endpoint, "action", a, "reset_type", then)
 		err := d.do(ctx, what, func(_ context.Context, c *gofish.APIClient) error {
-			sys, err := d.system(c, "power "+string(a))
+			sys, err := d.powerView(c, "power "+string(a))
 			if err != nil {
 				return err
 			}
 			if powerState(sys.PowerState) == bmc.PowerOn {
 				return nil // a retry after an On that did arrive
 			}
-			return d.reset(sys, bmc.PowerActionOn, then, what)
+			return d.reset(c, sys, bmc.PowerActionOn, then, what)
 		})
 		if err != nil {
 			return err
@@ -232,8 +276,9 @@ func (d *Driver) fallbackTimeout() time.Duration {
 // (cycle, reset, and the halves of the cycle fallback), a failure after
 // which the request may have arrived is returned as permanent, so neither
 // bmc.Retry nor a caller repeats it blindly.
-func (d *Driver) reset(sys *schemas.ComputerSystem, a bmc.PowerAction, rt schemas.ResetType, what string) error {
-	_, err := sys.Reset(rt)
+func (d *Driver) reset(c *gofish.APIClient, sys *powerView, a bmc.PowerAction, rt schemas.ResetType, what string) error {
+	resp, err := c.Post(sys.Actions.Reset.Target, struct{ ResetType schemas.ResetType }{rt})
+	schemas.DeferredCleanupHTTPResponse(resp)
 	if err == nil {
 		return nil
 	}
