@@ -695,3 +695,21 @@ func TestConcurrentUse(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// TestResetTypesFromActionInfo: a BMC that lists its ResetTypes in an
+// ActionInfo resource, not inline, gets a type from that list.
+func TestResetTypesFromActionInfo(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, true)
+	s.set(func(s *stub) {
+		s.actionInfo = true
+		s.allowed = []string{"ForceOn", "ForceOff"}
+	})
+	d := s.opened(t, &redfishbmc.Options{PowerTimeout: -1})
+	require.NoError(t, d.SetPower(t.Context(), bmc.PowerActionOn))
+	s.set(func(s *stub) { require.Equal(t, []string{"ForceOn"}, s.resets, "On is not offered: ForceOn") })
+	require.NoError(t, d.SetPower(t.Context(), bmc.PowerActionCycle))
+	s.set(func(s *stub) {
+		require.Equal(t, []string{"ForceOn", "ForceOff", "ForceOn"}, s.resets, "no PowerCycle offered: ForceOff, then ForceOn")
+	})
+}

@@ -34,6 +34,7 @@ type stub struct {
 	power         string   // Redfish PowerState; "" omits it
 	allowed       []string // ResetType@Redfish.AllowableValues; nil omits it
 	noReset       bool     // no #ComputerSystem.Reset action
+	actionInfo    bool     // advertise the allowed ResetTypes through an ActionInfo resource
 	boot          map[string]string
 	bootAllowed   []string
 	revertBoot    bool   // accept Boot PATCHes and forget them
@@ -234,12 +235,20 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 		sys["Boot"] = boot
 		if !s.noReset {
 			reset := map[string]any{"target": sysPath + "/Actions/ComputerSystem.Reset"}
-			if s.allowed != nil {
+			switch {
+			case s.actionInfo:
+				reset["@Redfish.ActionInfo"] = sysPath + "/ResetActionInfo"
+			case s.allowed != nil:
 				reset["ResetType@Redfish.AllowableValues"] = s.allowed
 			}
 			sys["Actions"] = map[string]any{"#ComputerSystem.Reset": reset}
 		}
 		writeJSON(w, 200, sys)
+	case p == sysPath+"/ResetActionInfo" && r.Method == http.MethodGet:
+		writeJSON(w, 200, map[string]any{
+			"@odata.id": p, "Id": "ResetActionInfo", "Name": "Reset Action Info",
+			"Parameters": []map[string]any{{"Name": "ResetType", "Required": true, "DataType": "String", "AllowableValues": s.allowed}},
+		})
 	case p == sysPath && r.Method == http.MethodPatch:
 		s.patches++
 		var body struct{ Boot map[string]string }
