@@ -12,7 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/lifecycle"
 )
+
+// ConsoleCheck is what lifecycle's console precheck at submission takes.
+var _ lifecycle.ConsoleChecker = bmc.ConsoleCheck{}
 
 // scripted is a Driver whose every call returns what the test says; it
 // tests the Client's and FanOut's logic, not a BMC.
