@@ -6,9 +6,11 @@ require (
 	github.com/bougou/go-ipmi v0.9.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/klauspost/compress v1.20.4
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stmcginnis/gofish v0.23.0
 	github.com/stretchr/testify v1.12.1
+	github.com/ulikunitz/xz v0.5.17
 	modernc.org/sqlite v1.62.0
 )
 
