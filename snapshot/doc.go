@@ -14,6 +14,15 @@
 // The subpackages snapshot/rpmver and snapshot/yumrepo read the repository
 // metadata that snapshots will be built from.
 //
+// A [Manifest] lists what a snapshot contains: packages, boot files and
+// metadata. [Manifest.Canonical] encodes it as one byte sequence per value,
+// the only input [DecodeManifest] accepts, and a [KeyRing] seals that
+// encoding with HMAC-SHA256 so a stored manifest can be checked
+// ([KeyRing.Verify]) before hosts are provisioned from it. Errors wrap
+// [ErrInvalidManifest], [ErrInvalidKey], [ErrKeyInUse], [ErrUnknownKey] or
+// [ErrTampered] and never include key material; a KeyRing is immutable and
+// safe for concurrent use, and its documentation describes key rotation.
+//
 // # Errors
 //
 // Backends wrap [ErrInvalidDigest], [ErrDigestMismatch], [ErrSizeMismatch]
