@@ -4,14 +4,19 @@
 // is rejected with the offending hosts; in-use, maintenance and BMC console
 // prechecks refuse hosts; many concurrent submitters never double-book a
 // host; then listing, per-datacenter counts, cancellation, statistics, and
-// a power-cycle fan-out over the BMCs through the Redfish driver.
+// a power-cycle fan-out over the BMCs through the Redfish driver. Last, OS
+// snapshots: a tiny yum repository is written into the temporary directory,
+// snapshots are built from it into a file-system blob store, sealed with a
+// key ring, verified (quick and full), diffed against their parent, and
+// shown to catch a blob corrupted on disk and a tampered manifest.
 //
 // Run it from the repository root:
 //
 //	go run ./examples/fleetdemo
 //
 // Flags: -store URL uses another backend (memory://, postgres://…);
-// -keep keeps the SQLite file.
+// -keep keeps the temporary directory (the SQLite file, the yum repository
+// and the blob store).
 package main
 
 import (
@@ -88,14 +93,14 @@ func hosts(from, to int) []string {
 func section(title string) { fmt.Fprintf(out, "\n== %s\n", title) }
 
 func run(ctx context.Context, storeURL string, keep bool) error {
+	dir, err := os.MkdirTemp("", "fleetdemo-")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
 	if storeURL == "" {
-		dir, err := os.MkdirTemp("", "fleetdemo-")
-		if err != nil {
-			return err
-		}
-		if !keep {
-			defer os.RemoveAll(dir)
-		}
 		storeURL = "sqlite://" + filepath.Join(dir, "fleet.db")
 	}
 	st, backend, err := lifecycle.OpenStore(ctx, storeURL)
@@ -373,6 +378,10 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	}
 	fmt.Fprintln(out, report)
 	fmt.Fprintf(out, "sessions left open on the BMCs: %d\n", bmcs.Sessions())
+
+	if err := snapshots(ctx, dir); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(out, "\ndemo complete")
 	return nil

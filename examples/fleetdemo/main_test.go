@@ -34,6 +34,13 @@ func TestDemo(t *testing.T) {
 		"kind=batch.cancelled",
 		"is now accepted as",
 		"reboot        all SKUs",
+		"== 9. OS snapshots: build from a yum repository, seal, verify, diff",
+		"repository of 5 rpms (kernel in two versions) → snapshot rhel9-2026.11: 4 packages, sealed with key snap-2026",
+		"verify full: OK, 4 blobs checked",
+		"rhel9-2026.12 (parent rhel9-2026.11) vs its parent: 0 added, 0 removed, 1 upgraded (openssl 1:3.0.7-27.el9 → 1:3.0.7-28.el9)",
+		"one byte of bash's blob flipped on disk; verify quick: OK, 5 blobs checked",
+		"verify full: 2 problem(s): corrupt bash-5.1.8-9.el9.x86_64 in rhel9-2026.11; corrupt bash-5.1.8-9.el9.x86_64 in rhel9-2026.12",
+		"openssl's EVR edited in the sealed manifest; verify: 1 problem(s): tampered-manifest rhel9-2026.12",
 		"demo complete",
 	} {
 		require.Contains(t, got, want)
