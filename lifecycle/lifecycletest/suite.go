@@ -97,6 +97,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListJobs", testListJobs},
 		{"ActiveCounts", testActiveCounts},
 		{"Stats", testStats},
+		{"CancelledContext", testCancelledContext},
+		{"Closed", testClosed},
 		{"ConcurrentAdmission", testConcurrentAdmission},
 	}
 	for _, tc := range tests {

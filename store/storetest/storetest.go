@@ -162,6 +162,22 @@ func RunLocker(t *testing.T, newLocker NewLocker) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 
+	t.Run("Closed", func(t *testing.T) {
+		ctx, l, _ := setup(t)
+		c, ok := l.(interface{ Close(context.Context) error })
+		if !ok {
+			t.Skipf("%T has no Close(context.Context) error", l)
+		}
+		a, err := l.Acquire(ctx, "job", time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, c.Close(ctx))
+		_, err = l.Acquire(ctx, "other", time.Minute)
+		require.ErrorIs(t, err, store.ErrClosed)
+		_, err = l.Renew(ctx, a, time.Minute)
+		require.ErrorIs(t, err, store.ErrClosed)
+		require.ErrorIs(t, l.Release(ctx, a), store.ErrClosed)
+	})
+
 	t.Run("ConcurrentAcquire", func(t *testing.T) {
 		ctx, l, c := setup(t)
 		// Rounds of 8 goroutines racing for one name: exactly one wins
