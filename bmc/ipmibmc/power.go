@@ -3,7 +3,6 @@ package ipmibmc
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/command/chassis"
@@ -116,25 +115,14 @@ func (d *Driver) SetPower(ctx context.Context, a bmc.PowerAction) error {
 // Options.PowerTimeout (and never past ctx). Other calls may run between
 // the polls.
 func (d *Driver) waitPower(ctx context.Context, what string, want bmc.PowerState) error {
-	start := time.Now()
-	for {
+	var readErr error
+	err := bmc.WaitPower(ctx, want, d.opts.PollInterval, d.opts.PowerTimeout, func(ctx context.Context) (bmc.PowerState, error) {
 		ps, err := d.PowerState(ctx)
-		if err != nil {
-			return err
-		}
-		if ps == want {
-			return nil
-		}
-		left := d.opts.PowerTimeout - time.Since(start)
-		if left <= 0 {
-			return d.errorf(what, fmt.Errorf("the BMC accepted the chassis control command but still reports %s after %s", ps, d.opts.PowerTimeout))
-		}
-		t := time.NewTimer(min(d.opts.PollInterval, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return d.errorf(what, fmt.Errorf("waiting for %s (now %s): %w", want, ps, ctx.Err()))
-		case <-t.C:
-		}
+		readErr = err
+		return ps, err
+	})
+	if err == nil || err == readErr {
+		return err
 	}
+	return d.errorf(what, fmt.Errorf("the BMC accepted the chassis control command but %w", err))
 }

@@ -304,25 +304,14 @@ func notDelivered(err error) bool {
 // waitPower polls the power state until it is want, for at most timeout
 // (and never past ctx).
 func (d *Driver) waitPower(ctx context.Context, what string, want bmc.PowerState, sent schemas.ResetType, timeout time.Duration) error {
-	start := time.Now()
-	for {
+	var readErr error
+	err := bmc.WaitPower(ctx, want, d.opts.PollInterval, timeout, func(ctx context.Context) (bmc.PowerState, error) {
 		ps, err := d.powerState(ctx)
-		if err != nil {
-			return err
-		}
-		if ps == want {
-			return nil
-		}
-		left := timeout - time.Since(start)
-		if left <= 0 {
-			return fmt.Errorf("redfishbmc: %s: the BMC accepted %s but still reports %s after %s", what, sent, ps, timeout.Round(time.Millisecond))
-		}
-		t := time.NewTimer(min(d.opts.PollInterval, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("redfishbmc: %s: waiting for %s after %s (now %s): %w", what, want, sent, ps, ctx.Err())
-		case <-t.C:
-		}
+		readErr = err
+		return ps, err
+	})
+	if err == nil || err == readErr {
+		return err
 	}
+	return fmt.Errorf("redfishbmc: %s: the BMC accepted %s but %w", what, sent, err)
 }
