@@ -78,6 +78,11 @@ type Config struct {
 	// Priorities gives each action's default priority; higher runs first.
 	// Actions not listed get DefaultPriorities' value.
 	Priorities map[Action]int
+	// Ageing is how long a job waits in the queue to gain one priority
+	// point (default 10s; see Batch.QueueAt): with the default priorities
+	// a decommission submitted before a flood of reimages waits at most
+	// 15 minutes behind them.
+	Ageing time.Duration
 	// InUse checkers are consulted, all of them, before admission.
 	InUse []InUseChecker
 	// Console, when set, is the BMC console precheck that submissions may
@@ -97,6 +102,10 @@ type Config struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// MaxPriority bounds priorities: a priority lies in [-MaxPriority,
+// MaxPriority].
+const MaxPriority = 10_000
 
 // DefaultPriorities returns the default priority of each action: reimages
 // first, then the actions that bring hosts back, then the rest.
@@ -126,6 +135,9 @@ func (c *Config) WithDefaults() *Config {
 		prio[a] = p
 	}
 	out.Priorities = prio
+	if out.Ageing == 0 {
+		out.Ageing = 10 * time.Second
+	}
 	if out.ConsoleConcurrency == 0 {
 		out.ConsoleConcurrency = 32
 	}
@@ -148,12 +160,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("lifecycle: config: MaxBatchSize %d is less than 1", c.MaxBatchSize)
 	case c.ConsoleConcurrency < 1:
 		return fmt.Errorf("lifecycle: config: ConsoleConcurrency %d is less than 1", c.ConsoleConcurrency)
+	case c.Ageing < 0 || c.Ageing > 24*time.Hour:
+		return fmt.Errorf("lifecycle: config: Ageing %s is out of range [0, 24h]", c.Ageing)
 	case c.ConsoleTimeout < 0:
 		return fmt.Errorf("lifecycle: config: ConsoleTimeout %s is negative", c.ConsoleTimeout)
 	}
-	for a := range c.Priorities {
+	for a, p := range c.Priorities {
 		if !a.Valid() {
 			return fmt.Errorf("lifecycle: config: priority for unknown action %q", a)
+		}
+		if p < -MaxPriority || p > MaxPriority {
+			return fmt.Errorf("lifecycle: config: priority %d of %s is out of range [-%d, %d]", p, a, MaxPriority, MaxPriority)
 		}
 	}
 	for i, ch := range c.InUse {

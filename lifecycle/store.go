@@ -18,6 +18,7 @@ type Store interface {
 	BatchStore
 	JobStore
 	HostStore
+	QueueStore
 }
 
 // BatchStore records batches and decides admission.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fleetkit/fleetkit"
 )
@@ -25,7 +26,8 @@ type SubmitParams struct {
 	Snapshot string
 	// Params are free-form parameters for the workers.
 	Params map[string]string
-	// Priority overrides the action's default priority when non-nil.
+	// Priority overrides the action's default priority when non-nil; it
+	// lies in [-MaxPriority, MaxPriority].
 	Priority *int
 	// CheckConsoles runs the configured console precheck on every host
 	// before admission.
@@ -112,6 +114,7 @@ func (s *Service) submit(ctx context.Context, p SubmitParams) (*SubmitResult, er
 		Snapshot:  p.Snapshot,
 		Params:    maps.Clone(p.Params),
 		Priority:  prio,
+		QueueAt:   now.Add(-time.Duration(prio) * s.cfg.Ageing),
 		State:     BatchPending,
 		CreatedAt: now,
 		UpdatedAt: now,
@@ -140,6 +143,9 @@ func (s *Service) validate(p SubmitParams) ([]string, error) {
 	}
 	if p.Snapshot != "" && p.Action != ActionReimage {
 		problems = append(problems, fmt.Sprintf("a snapshot is only for reimage, not %s", p.Action))
+	}
+	if p.Priority != nil && (*p.Priority < -MaxPriority || *p.Priority > MaxPriority) {
+		problems = append(problems, fmt.Sprintf("priority %d is out of range [-%d, %d]", *p.Priority, MaxPriority, MaxPriority))
 	}
 	switch {
 	case len(p.Hosts) == 0:

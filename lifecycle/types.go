@@ -106,6 +106,13 @@ type Batch struct {
 	Params map[string]string
 	// Priority orders the batch's jobs in the queue; higher runs first.
 	Priority int
+	// QueueAt places the batch's jobs in the queue: workers claim jobs in
+	// QueueAt order, then host submission order. Service.Submit sets it to
+	// CreatedAt less Priority times Config.Ageing, so a higher priority
+	// runs first, batches of one priority run first come first served,
+	// and a low priority waiting long enough overtakes newer high
+	// priorities (it never starves).
+	QueueAt time.Time
 	// State is the batch's state, derived from its jobs' states.
 	State BatchState
 	// Counts is how many of the batch's jobs are in each state.

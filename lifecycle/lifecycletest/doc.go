@@ -13,5 +13,6 @@
 // while another definitely held one of its hosts.
 //
 // BenchmarkAdmission measures admission throughput the same way on every
-// store.
+// store, and BenchmarkQueueThroughput the job queue's (claim and finish,
+// QueueWorkers concurrent workers) on every lifecycle.QueueStore.
 package lifecycletest

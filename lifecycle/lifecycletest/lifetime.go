@@ -3,6 +3,7 @@ package lifecycletest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -32,6 +33,13 @@ func callEvery(ctx context.Context, st lifecycle.Store, b *lifecycle.Batch) map[
 	_, calls["Host"] = st.Host(ctx, b.Hosts[0])
 	_, calls["SetHostState"] = st.SetHostState(ctx, lifecycle.HostTransition{Host: "b2.dc2.example.com",
 		To: lifecycle.HostMaintenance, Reason: "x", At: b.CreatedAt})
+	lease := lifecycle.JobLease{BatchID: b.ID, Host: b.Hosts[0], Token: 1}
+	_, calls["ClaimJobs"] = st.ClaimJobs(ctx, lifecycle.ClaimRequest{Worker: "w", Max: 1, At: b.CreatedAt, LeaseUntil: b.CreatedAt.Add(time.Minute)})
+	_, calls["Heartbeat"] = st.Heartbeat(ctx, lifecycle.HeartbeatRequest{Leases: []lifecycle.JobLease{lease}, Until: b.CreatedAt})
+	calls["RecordStep"] = st.RecordStep(ctx, lease, lifecycle.Step{Name: "s", StartedAt: b.CreatedAt, FinishedAt: b.CreatedAt, Outcome: lifecycle.StepSucceeded})
+	_, calls["FinishJobs"] = st.FinishJobs(ctx, []lifecycle.JobResult{{Lease: lease, To: lifecycle.JobSucceeded, At: b.CreatedAt}})
+	_, calls["RescueJobs"] = st.RescueJobs(ctx, b.CreatedAt.Add(time.Hour), 0)
+	_, calls["JobSteps"] = st.JobSteps(ctx, b.ID, b.Hosts[0])
 	return calls
 }
 

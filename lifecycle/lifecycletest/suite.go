@@ -101,6 +101,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Closed", testClosed},
 		{"ConcurrentAdmission", testConcurrentAdmission},
 	}
+	tests = append(tests, queueTests...)
+	tests = append(tests, poolTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

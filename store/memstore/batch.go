@@ -115,6 +115,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *lifecycle.Batch) error {
 	}
 	s.batches = append(s.batches, r)
 	s.ids.insert(idHash, seq, &s.spares)
+	s.enqueue(seq, r)
 	if last {
 		s.order = append(s.order, seq)
 	} else {
@@ -277,7 +278,7 @@ func (s *Store) CancelBatch(ctx context.Context, id string, at time.Time) (*life
 		return nil, false, err
 	}
 	defer s.mu.Unlock()
-	_, r := s.batchByID(id)
+	seq, r := s.batchByID(id)
 	if r == nil {
 		return nil, false, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
 	}
@@ -288,7 +289,7 @@ func (s *Store) CancelBatch(ctx context.Context, id string, at time.Time) (*life
 		j := &r.jobs[i]
 		switch j.state.public() {
 		case lifecycle.JobPending:
-			s.applyJob(r, i, lifecycle.JobUpdate{To: lifecycle.JobCancelled, At: at})
+			s.applyJob(seq, r, i, lifecycle.JobUpdate{To: lifecycle.JobCancelled, At: at})
 		case lifecycle.JobRunning:
 			j.cancel = true
 			r.timesOf(i).updated = stampOf(at)

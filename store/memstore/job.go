@@ -145,7 +145,7 @@ func (s *Store) UpdateJob(ctx context.Context, u lifecycle.JobUpdate) (*lifecycl
 	if err := lifecycle.CheckJobTransition(r.jobs[i].state.public(), u); err != nil {
 		return nil, err
 	}
-	s.applyJob(r, i, u)
+	s.applyJob(seq, r, i, u)
 	out := s.job(r, i, u.Host)
 	return &out, nil
 }
@@ -167,10 +167,11 @@ func (s *Store) jobOf(seq int32, name string) int {
 	return i
 }
 
-// applyJob moves job i of batch r as u says, with its host and batch. The
-// transition has been checked.
-func (s *Store) applyJob(r *batchRec, i int, u lifecycle.JobUpdate) {
+// applyJob moves job i of batch r (seq) as u says, with its host, its
+// batch and the queue. The transition has been checked.
+func (s *Store) applyJob(seq int32, r *batchRec, i int, u lifecycle.JobUpdate) {
 	j := &r.jobs[i]
+	s.queueMoved(r, seq, i, j.state.public(), u.To)
 	r.counts.Add(j.state.public(), -1)
 	r.counts.Add(u.To, 1)
 	j.state, _ = jobStateOf(u.To)

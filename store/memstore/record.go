@@ -22,6 +22,7 @@ type batchRec struct {
 	action              lifecycle.Action
 	params              map[string]string
 	priority            int
+	qkey                int64 // QueueAt in unix ns
 	counts              lifecycle.JobCounts
 	created, updated    stamp
 	finished, cancelled stamp
@@ -82,7 +83,7 @@ func newBatchRec(b *lifecycle.Batch) (*batchRec, error) {
 	created := stampOf(b.CreatedAt)
 	r := &batchRec{
 		id: b.ID, owner: b.Owner, snapshot: b.Snapshot, action: b.Action, priority: b.Priority,
-		counts: b.Counts, created: created, updated: created,
+		counts: b.Counts, created: created, updated: created, qkey: queueKey(b),
 		jobs: make([]jobRec, len(b.Jobs)),
 	}
 	if b.Params != nil {
@@ -111,6 +112,14 @@ func newBatchRec(b *lifecycle.Batch) (*batchRec, error) {
 		}
 	}
 	return r, nil
+}
+
+// queueKey returns b's QueueAt in unix ns; a zero QueueAt means CreatedAt.
+func queueKey(b *lifecycle.Batch) int64 {
+	if b.QueueAt.IsZero() {
+		return b.CreatedAt.UnixNano()
+	}
+	return b.QueueAt.UnixNano()
 }
 
 func (r *batchRec) state() lifecycle.BatchState { return r.counts.State() }
@@ -205,6 +214,7 @@ func (s *Store) batch(r *batchRec, withJobs bool) *lifecycle.Batch {
 	b := &lifecycle.Batch{
 		ID: r.id, Owner: r.owner, Action: r.action, Hosts: s.hostNames(r), Snapshot: r.snapshot,
 		Params: maps.Clone(r.params), Priority: r.priority, State: r.state(), Counts: r.counts,
+		QueueAt:     time.Unix(0, r.qkey).UTC(),
 		CancelledAt: r.cancelled.time(), CreatedAt: r.created.time(), UpdatedAt: r.updated.time(), FinishedAt: r.finished.time(),
 	}
 	if withJobs {
