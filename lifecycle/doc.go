@@ -41,6 +41,19 @@
 // operations per datacenter; [Service.Stats] computes success rates and
 // runtime percentiles per action and hardware SKU.
 //
+// # Running batches
+//
+// Jobs wait in the store's queue ([QueueStore]) until a [Pool] claims
+// them: highest priority first, first come first served within a priority,
+// ageing so that low priorities never starve ([Batch.QueueAt]). A claim is
+// a lease renewed by heartbeats and guarded by a fencing token; a pool
+// runs each claimed job through a [Runner] as named steps ([Task.Step]),
+// retries failures with backoff ([RetryPolicy]), respects caps per action
+// and datacenter over every pool sharing the store ([Limits]), stops jobs
+// whose batch was cancelled, rescues the jobs of workers that died, and
+// shuts down gracefully. Package lifecycle/actions has the runner of every
+// action over BMCs and an OS installer.
+//
 // # Storage
 //
 // The Service keeps no state of its own. It works on a [Store]:

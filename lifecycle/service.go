@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fleetkit/fleetkit"
@@ -65,11 +66,16 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Micro
 // notify sends e, logging (never returning) a failure: a notification
 // never undoes what it reports.
 func (s *Service) notify(ctx context.Context, e fleetkit.Event) {
-	if s.cfg.Notifier == nil {
+	notify(ctx, s.cfg.Notifier, s.cfg.Logger, s.cfg.Now, e)
+}
+
+// notify sends e through n (when set) at now, logging a failure.
+func notify(ctx context.Context, n fleetkit.Notifier, log *slog.Logger, now func() time.Time, e fleetkit.Event) {
+	if n == nil {
 		return
 	}
-	e.Time = s.cfg.Now()
-	if err := s.cfg.Notifier.Notify(ctx, e); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "lifecycle: notification failed", "kind", e.Kind, "subject", e.Subject, "err", err)
+	e.Time = now()
+	if err := n.Notify(ctx, e); err != nil {
+		log.WarnContext(ctx, "lifecycle: notification failed", "kind", e.Kind, "subject", e.Subject, "err", err)
 	}
 }

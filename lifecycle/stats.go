@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -67,30 +68,17 @@ func (s *Service) Stats(ctx context.Context, p StatsParams) ([]ActionStats, erro
 			a.runtimes = append(a.runtimes, rt)
 		}
 	}
-	f := JobFilter{Action: p.Action, States: []JobState{JobSucceeded, JobFailed, JobCancelled},
-		FinishedAfter: p.Since, Limit: MaxPageSize}
-	for {
-		page, err := s.st.ListJobs(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("lifecycle: stats: %w", err)
-		}
-		for _, j := range page.Jobs {
-			add(key{a: j.Action, all: true}, j)
-			add(key{a: j.Action, sku: j.SKU}, j)
-		}
-		if page.Next == "" {
-			break
-		}
-		f.Cursor = page.Next
+	err := s.endedJobs(ctx, p, func(j Job) error {
+		add(key{a: j.Action, all: true}, j)
+		add(key{a: j.Action, sku: j.SKU}, j)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: stats: %w", err)
 	}
 	out := make([]ActionStats, 0, len(accs))
 	for _, a := range accs {
-		if v := a.st.Succeeded + a.st.Failed; v > 0 {
-			a.st.SuccessRate = float64(a.st.Succeeded) / float64(v)
-		}
-		slices.Sort(a.runtimes)
-		a.st.P50 = percentile(a.runtimes, 50)
-		a.st.P95 = percentile(a.runtimes, 95)
+		a.st.SuccessRate, a.st.P50, a.st.P95 = summarise(a.st.Succeeded, a.st.Succeeded+a.st.Failed, a.runtimes)
 		out = append(out, a.st)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -106,6 +94,37 @@ func (s *Service) Stats(ctx context.Context, p StatsParams) ([]ActionStats, erro
 	return out, nil
 }
 
+// endedJobs calls fn with every ended job p selects, page by page.
+func (s *Service) endedJobs(ctx context.Context, p StatsParams, fn func(Job) error) error {
+	f := JobFilter{Action: p.Action, States: []JobState{JobSucceeded, JobFailed, JobCancelled},
+		FinishedAfter: p.Since, Limit: MaxPageSize}
+	for {
+		page, err := s.st.ListJobs(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, j := range page.Jobs {
+			if err := fn(j); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
+// summarise returns n/of (0 when of is 0) and the p50 and p95 of
+// durations, which it sorts.
+func summarise(n, of int, durations []time.Duration) (rate float64, p50, p95 time.Duration) {
+	if of > 0 {
+		rate = float64(n) / float64(of)
+	}
+	slices.Sort(durations)
+	return rate, percentile(durations, 50), percentile(durations, 95)
+}
+
 // percentile returns the nearest-rank p-th percentile of sorted values.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
@@ -116,4 +135,77 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 		rank = 1
 	}
 	return sorted[rank-1]
+}
+
+// StepStats summarises the recorded steps of one action's step name: how
+// often it ran and failed, and how long it took.
+type StepStats struct {
+	Action Action
+	Step   string
+	// Runs counts recorded runs of the step (every attempt's);
+	// Succeeded, Failed and Cancelled break it down.
+	Runs, Succeeded, Failed, Cancelled int
+	// FailureRate is Failed / (Succeeded + Failed); 0 without a verdict.
+	FailureRate float64
+	// P50 and P95 are duration percentiles (nearest rank) of the runs that
+	// succeeded or failed.
+	P50, P95 time.Duration
+}
+
+// StepStats computes, per action and step, how often each step of the
+// ended jobs p selects failed and how long it took: the answer to "which
+// sub-step of reimages fails, and which is slow". Rows are sorted by action
+// then step name. It reads each job's steps (Store.JobSteps), so keep
+// p.Since recent on large fleets.
+func (s *Service) StepStats(ctx context.Context, p StatsParams) ([]StepStats, error) {
+	type key struct {
+		a    Action
+		step string
+	}
+	type acc struct {
+		st        StepStats
+		durations []time.Duration
+	}
+	accs := map[key]*acc{}
+	err := s.endedJobs(ctx, p, func(j Job) error {
+		steps, err := s.st.JobSteps(ctx, j.BatchID, j.Host)
+		if err != nil {
+			return err
+		}
+		for _, st := range steps {
+			k := key{j.Action, st.Name}
+			a := accs[k]
+			if a == nil {
+				a = &acc{st: StepStats{Action: j.Action, Step: st.Name}}
+				accs[k] = a
+			}
+			a.st.Runs++
+			switch st.Outcome {
+			case StepSucceeded:
+				a.st.Succeeded++
+			case StepFailed:
+				a.st.Failed++
+			default:
+				a.st.Cancelled++
+				continue
+			}
+			a.durations = append(a.durations, st.Duration())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: step stats: %w", err)
+	}
+	out := make([]StepStats, 0, len(accs))
+	for _, a := range accs {
+		a.st.FailureRate, a.st.P50, a.st.P95 = summarise(a.st.Failed, a.st.Succeeded+a.st.Failed, a.durations)
+		out = append(out, a.st)
+	}
+	slices.SortFunc(out, func(x, y StepStats) int {
+		if x.Action != y.Action {
+			return strings.Compare(string(x.Action), string(y.Action))
+		}
+		return strings.Compare(x.Step, y.Step)
+	})
+	return out, nil
 }
