@@ -62,12 +62,16 @@ func (s *Store) CreateBatch(ctx context.Context, b *lifecycle.Batch) error {
 			return fmt.Errorf("pgstore: create batch %s: %w: host %s is listed twice", b.ID, lifecycle.ErrInvalidBatch, sorted[i])
 		}
 	}
+	queueAt := b.QueueAt
+	if queueAt.IsZero() {
+		queueAt = b.CreatedAt
+	}
 	var refused []lifecycle.Host
 	for attempt := 1; ; attempt++ {
 		var rows pgx.Rows
 		rows, err = s.pool.Query(ctx, qAdmitBatch, b.ID, b.Owner, string(b.Action), b.Hosts, sorted, dcs, skus,
 			b.Snapshot, params, b.Priority, b.CreatedAt, admissibleStates,
-			string(lifecycle.HostClaimed), string(lifecycle.BatchPending), string(lifecycle.JobPending))
+			string(lifecycle.HostClaimed), string(lifecycle.BatchPending), string(lifecycle.JobPending), queueAt)
 		if err == nil {
 			refused, err = collect(rows, scanRefused)
 		}
@@ -88,6 +92,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *lifecycle.Batch) error {
 	b.Counts = lifecycle.JobCounts{Pending: len(b.Hosts)}
 	b.State = b.Counts.State()
 	b.UpdatedAt = b.CreatedAt
+	b.QueueAt = queueAt
 	return nil
 }
 

@@ -63,6 +63,10 @@ type Store struct {
 	ownPool bool // opened by Open, closed by Close
 	now     func() time.Time
 	closed  atomic.Bool
+
+	// claims and finishes group the queue's calls (group.go).
+	claims   *group[lifecycle.ClaimRequest, []lifecycle.Claim]
+	finishes *group[[]lifecycle.JobResult, []lifecycle.Finished]
 }
 
 // New returns a Store over a pool the caller built, after bringing the
@@ -83,6 +87,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 func newStore(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
 	o := opts.withDefaults()
 	s := &Store{pool: pool, now: o.Now}
+	s.initQueue()
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}

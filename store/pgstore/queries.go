@@ -40,17 +40,24 @@ const (
 const (
 	batchColumns = `id, owner, action, hosts, snapshot, params, priority, state,
     n_pending, n_running, n_succeeded, n_failed, n_cancelled,
-    cancelled_at, created_at, updated_at, finished_at`
+    cancelled_at, created_at, updated_at, finished_at, queue_at`
 	jobColumns = `batch_id, host, action, priority, datacenter, sku, state, attempts,
     cancel_requested, error, created_at, started_at, finished_at, updated_at`
 	hostColumns = `name, state, reason, coalesce(batch_id, ''), updated_at`
+	// leasedJobColumns are jobColumns and the lease, for scanLeasedJob.
+	leasedJobColumns = jobColumns + `, lease_token, worker, lease_expires`
+	// lockedBatchColumns are what a transaction that moves jobs reads of
+	// their batches (scanLockedBatch).
+	lockedBatchColumns = `id, action, state, n_pending, n_running, n_succeeded, n_failed, n_cancelled,
+    cancelled_at, finished_at, snapshot, params`
 )
 
 // Admission (CreateBatch): one call of the admit_batch function of the
 // schema, which claims the hosts, records the batch and its jobs, or
-// returns the hosts that refused it; see migrations/0001_init.sql.
+// returns the hosts that refused it; see migrations/0001_init.sql and
+// 0003_queue.sql.
 const qAdmitBatch = `SELECT name, state, reason, batch_id
-FROM admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+FROM admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 // Batches.
 const (
@@ -83,12 +90,23 @@ const (
 	qLockBatchCounts = `SELECT action, state, n_pending, n_running, n_succeeded, n_failed, n_cancelled,
     cancelled_at, finished_at
 FROM batches WHERE id = $1 FOR NO KEY UPDATE`
-	qLockJob = `SELECT ` + jobColumns + ` FROM jobs WHERE batch_id = $1 AND host = $2 FOR NO KEY UPDATE`
-	qSetJob  = `UPDATE jobs SET state = $3, attempts = $4, error = $5, started_at = $6, finished_at = $7, updated_at = $8
-WHERE batch_id = $1 AND host = $2`
-	// qSetHostAfterJob moves the host of a job, if batch $2 still holds it.
-	qSetHostAfterJob = `UPDATE hosts SET state = $3, reason = '', batch_id = $4, updated_at = $5
-WHERE name = $1 AND batch_id = $2`
+	qLockJob = `SELECT ` + leasedJobColumns + ` FROM jobs WHERE batch_id = $1 AND host = $2 FOR NO KEY UPDATE`
+	// qSetJobs writes jobs, one per element of the arrays, with their
+	// leases and retry times (see queue.go).
+	qSetJobs = `UPDATE jobs AS j SET state = v.state, attempts = v.attempts, error = v.error,
+    started_at = v.started_at, finished_at = v.finished_at, updated_at = v.updated_at,
+    lease_token = v.lease_token, worker = v.worker, lease_expires = v.lease_expires, retry_at = v.retry_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::timestamptz[],
+    $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+    AS v(batch_id, host, state, attempts, error, started_at, finished_at, updated_at,
+        lease_token, worker, lease_expires, retry_at)
+WHERE j.batch_id = v.batch_id AND j.host = v.host`
+	// qSetHostsAfterJobs moves the hosts of jobs ($1, in name order), each
+	// if its batch ($2) still holds it, to state $3 held by $4 (NULL:
+	// released) at $5. The hosts are locked first, with qLockHosts.
+	qSetHostsAfterJobs = `UPDATE hosts AS h SET state = v.state, reason = '', batch_id = v.holder, updated_at = v.at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS v(name, batch_id, state, holder, at)
+WHERE h.name = v.name AND h.batch_id = v.batch_id`
 	// qActiveCounts counts unfinished jobs. A job that has not ended keeps
 	// its batch active (a batch's state derives from its jobs'), so these
 	// are the jobs of active batches. The literals are lifecycle.JobPending

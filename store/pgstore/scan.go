@@ -31,9 +31,13 @@ func scanBatch(row pgx.Row) (*lifecycle.Batch, error) {
 	var params []byte
 	err := row.Scan(&b.ID, &b.Owner, &b.Action, &b.Hosts, &b.Snapshot, &params, &b.Priority, &b.State,
 		&b.Counts.Pending, &b.Counts.Running, &b.Counts.Succeeded, &b.Counts.Failed, &b.Counts.Cancelled,
-		(*utcTime)(&b.CancelledAt), (*utcTime)(&b.CreatedAt), (*utcTime)(&b.UpdatedAt), (*utcTime)(&b.FinishedAt))
+		(*utcTime)(&b.CancelledAt), (*utcTime)(&b.CreatedAt), (*utcTime)(&b.UpdatedAt), (*utcTime)(&b.FinishedAt),
+		(*utcTime)(&b.QueueAt))
 	if err != nil {
 		return nil, err
+	}
+	if b.QueueAt.IsZero() {
+		b.QueueAt = b.CreatedAt
 	}
 	if params != nil {
 		if err := json.Unmarshal(params, &b.Params); err != nil {
@@ -84,4 +88,26 @@ func encodeParams(p map[string]string) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
+}
+
+// leasedJob is a job with its lease (see queue.go).
+type leasedJob struct {
+	lifecycle.Job
+	token   pgtype.Int8 // NULL: no lease
+	worker  string
+	expires time.Time
+}
+
+// scanLeasedJob reads the leasedJobColumns of one row.
+func scanLeasedJob(row pgx.Row) (leasedJob, error) {
+	var j leasedJob
+	err := row.Scan(&j.BatchID, &j.Host, &j.Action, &j.Priority, &j.Datacenter, &j.SKU, &j.State, &j.Attempts,
+		&j.CancelRequested, &j.Error, (*utcTime)(&j.CreatedAt), (*utcTime)(&j.StartedAt),
+		(*utcTime)(&j.FinishedAt), (*utcTime)(&j.UpdatedAt), &j.token, &j.worker, (*utcTime)(&j.expires))
+	return j, err
+}
+
+// holds reports whether the job is running under lease token.
+func (j *leasedJob) holds(token int64) bool {
+	return j.State == lifecycle.JobRunning && j.token.Valid && j.token.Int64 == token
 }

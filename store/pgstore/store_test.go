@@ -51,3 +51,7 @@ func TestLockerConformance(t *testing.T) {
 func BenchmarkAdmission(b *testing.B) {
 	lifecycletest.BenchmarkAdmission(b, func(t testing.TB) lifecycle.Store { return newStore(t, nil) })
 }
+
+func BenchmarkQueue(b *testing.B) {
+	lifecycletest.BenchmarkQueueThroughput(b, func(t testing.TB) lifecycle.Store { return newStore(t, nil) })
+}

@@ -27,6 +27,7 @@ type newBatch struct {
 	shared, rows []any
 	params       any // JSON object or NULL
 	createdAt    time.Time
+	queueAt      time.Time // Batch.QueueAt, or createdAt when zero
 	counts       lifecycle.JobCounts
 }
 
@@ -84,9 +85,13 @@ func (s *Store) prepareBatch(b *lifecycle.Batch) (*newBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	nb := &newBatch{b: b, jobs: jobs, hosts: string(hosts), createdAt: created}
+	nb := &newBatch{b: b, jobs: jobs, hosts: string(hosts), createdAt: created, queueAt: storedTime(b.QueueAt)}
+	if nb.queueAt.IsZero() {
+		nb.queueAt = created
+	}
 	if uniform {
-		nb.shared = []any{b.ID, string(first.Action), first.Priority, first.CreatedAt.UnixMicro(), first.UpdatedAt.UnixMicro()}
+		nb.shared = []any{b.ID, string(first.Action), first.Priority, first.CreatedAt.UnixMicro(), first.UpdatedAt.UnixMicro(),
+			nb.queueAt.UnixMicro()}
 		nb.rows = rows
 	}
 	if b.Params != nil {
@@ -126,6 +131,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *lifecycle.Batch) error {
 	}
 	b.CreatedAt = nb.createdAt
 	b.UpdatedAt = nb.createdAt
+	b.QueueAt = nb.queueAt
 	b.Counts = nb.counts
 	b.State = nb.counts.State()
 	b.CancelledAt, b.FinishedAt = time.Time{}, time.Time{}
@@ -147,7 +153,7 @@ func (w *writer) createBatch(nb *newBatch) error {
 	_, err = w.st.insertBatch.ExecContext(w.ctx,
 		b.ID, b.Owner, string(b.Action), nb.hosts, b.Snapshot, nb.params, b.Priority,
 		string(nb.counts.State()), nb.counts.Pending, 0, 0, 0, 0,
-		nil, nb.createdAt.UnixMicro(), nb.createdAt.UnixMicro(), nil)
+		nil, nb.createdAt.UnixMicro(), nb.createdAt.UnixMicro(), nil, nb.queueAt.UnixMicro())
 	if err != nil {
 		if isConstraint(err) {
 			return fmt.Errorf("%w: batch ID %s already exists", lifecycle.ErrInvalidBatch, b.ID)
@@ -166,7 +172,7 @@ func (w *writer) insertJobRows(nb *newBatch) error {
 	if nb.rows == nil {
 		for i, j := range nb.jobs {
 			if _, err := w.st.insertJob.ExecContext(w.ctx, nb.b.ID, j.Host, i, string(j.Action), j.Priority,
-				j.Datacenter, j.SKU, j.CreatedAt.UnixMicro(), j.UpdatedAt.UnixMicro()); err != nil {
+				j.Datacenter, j.SKU, j.CreatedAt.UnixMicro(), j.UpdatedAt.UnixMicro(), nb.queueAt.UnixMicro()); err != nil {
 				return err
 			}
 		}
@@ -281,9 +287,13 @@ func scanBatch(sc scanner) (*lifecycle.Batch, error) {
 	c := &b.Counts
 	err := sc.Scan(&b.ID, &b.Owner, &b.Action, jsonCol{&b.Hosts}, &b.Snapshot, jsonCol{&b.Params},
 		&b.Priority, &b.State, &c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled,
-		timeCol{&b.CancelledAt}, timeCol{&b.CreatedAt}, timeCol{&b.UpdatedAt}, timeCol{&b.FinishedAt})
+		timeCol{&b.CancelledAt}, timeCol{&b.CreatedAt}, timeCol{&b.UpdatedAt}, timeCol{&b.FinishedAt},
+		timeCol{&b.QueueAt})
 	if err != nil {
 		return nil, err
+	}
+	if b.QueueAt.IsZero() {
+		b.QueueAt = b.CreatedAt
 	}
 	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fleetkit/fleetkit/lifecycle"
 	"github.com/fleetkit/fleetkit/store"
@@ -31,14 +32,16 @@ func scanJob(sc scanner) (lifecycle.Job, error) {
 //     batch stops being active.
 //
 // The transition is checked with lifecycle.CheckJobTransition inside the
-// transaction.
+// transaction. The queue follows (see queue.go): a job leaving running
+// loses its lease, so its worker can record nothing more, and a job put
+// back to pending may be claimed at once.
 func (s *Store) UpdateJob(ctx context.Context, u lifecycle.JobUpdate) (*lifecycle.Job, error) {
 	if err := s.checkOpen("update job"); err != nil {
 		return nil, err
 	}
 	var out lifecycle.Job
 	err := s.write(ctx, func(w *writer) error {
-		j, err := w.updateJob(u)
+		j, _, err := w.moveJob(jobMove{u: u})
 		out = j
 		return err
 	})
@@ -48,23 +51,63 @@ func (s *Store) UpdateJob(ctx context.Context, u lifecycle.JobUpdate) (*lifecycl
 	return &out, nil
 }
 
-func (w *writer) updateJob(u lifecycle.JobUpdate) (lifecycle.Job, error) {
+// jobMove is one job change: UpdateJob's, or the queue's (a claim, a
+// worker's result, a rescue), which also set the job's lease and retry
+// time.
+type jobMove struct {
+	u lifecycle.JobUpdate
+	// fenced: the job must be running under lease token fence, or the
+	// move is refused with lifecycle.ErrLeaseLost; u.To is then a
+	// worker's result, which lifecycle.FinishedState adjusts to the
+	// batch's cancellation.
+	fenced bool
+	fence  int64
+	// token, worker and expires are the job's lease after the move
+	// (token 0: none).
+	token   int64
+	worker  string
+	expires time.Time
+	// retryAt is when the job, moved to pending, may be claimed (zero: at
+	// once).
+	retryAt time.Time
+}
+
+// moveJob applies m: the job, its host and its batch's counts, state and
+// times, as UpdateJob documents. It returns the job and its batch's new
+// state.
+func (w *writer) moveJob(m jobMove) (lifecycle.Job, lifecycle.BatchState, error) {
+	u := m.u
 	var (
-		cur    lifecycle.JobState
-		action lifecycle.Action
-		b      = lifecycle.Batch{ID: u.BatchID}
-		c      = &b.Counts
+		cur       lifecycle.JobState
+		action    lifecycle.Action
+		token     sql.NullInt64
+		cancelled bool
+		b         = lifecycle.Batch{ID: u.BatchID}
+		c         = &b.Counts
 	)
 	err := w.st.jobForUpdate.QueryRowContext(w.ctx, u.BatchID, u.Host).Scan(&cur, &action,
-		&c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return lifecycle.Job{}, fmt.Errorf("job %s/%s: %w", u.BatchID, u.Host, store.ErrNotFound)
+		&c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled, &token, &cancelled)
+	switch {
+	case m.fenced && (err == nil || errors.Is(err, sql.ErrNoRows)) &&
+		(cur != lifecycle.JobRunning || !token.Valid || token.Int64 != m.fence):
+		return lifecycle.Job{}, "", lifecycle.LeaseLostError(lifecycle.JobLease{BatchID: u.BatchID, Host: u.Host, Token: m.fence})
+	case errors.Is(err, sql.ErrNoRows):
+		return lifecycle.Job{}, "", fmt.Errorf("job %s/%s: %w", u.BatchID, u.Host, store.ErrNotFound)
+	case err != nil:
+		return lifecycle.Job{}, "", fmt.Errorf("read job: %w", err)
 	}
-	if err != nil {
-		return lifecycle.Job{}, fmt.Errorf("read job: %w", err)
+	if m.fenced {
+		u.To = lifecycle.FinishedState(lifecycle.JobResult{To: u.To}, cancelled)
 	}
 	if err := lifecycle.CheckJobTransition(cur, u); err != nil {
-		return lifecycle.Job{}, err
+		return lifecycle.Job{}, "", err
+	}
+	var lease, expires, retryAt any
+	if m.token != 0 {
+		lease, expires = m.token, micros(m.expires)
+	}
+	if u.To == lifecycle.JobPending {
+		retryAt = micros(m.retryAt)
 	}
 	at := u.At.UnixMicro()
 	var attempts int
@@ -76,9 +119,9 @@ func (w *writer) updateJob(u lifecycle.JobUpdate) (lifecycle.Job, error) {
 		endedAt = at
 	}
 	j, err := scanJob(w.st.updateJob.QueryRowContext(w.ctx, u.BatchID, u.Host, string(u.To),
-		attempts, startedAt, endedAt, u.Error, at))
+		attempts, startedAt, endedAt, u.Error, at, lease, m.worker, expires, retryAt))
 	if err != nil {
-		return lifecycle.Job{}, fmt.Errorf("update job: %w", err)
+		return lifecycle.Job{}, "", fmt.Errorf("update job: %w", err)
 	}
 
 	holder := u.BatchID
@@ -87,7 +130,7 @@ func (w *writer) updateJob(u lifecycle.JobUpdate) (lifecycle.Job, error) {
 	}
 	if _, err := w.st.hostAfterJob.ExecContext(w.ctx, string(lifecycle.HostAfterJob(action, u.To)),
 		holder, at, u.Host, u.BatchID); err != nil {
-		return lifecycle.Job{}, fmt.Errorf("update host %s: %w", u.Host, err)
+		return lifecycle.Job{}, "", fmt.Errorf("update host %s: %w", u.Host, err)
 	}
 
 	c.Add(cur, -1)
@@ -98,9 +141,9 @@ func (w *writer) updateJob(u lifecycle.JobUpdate) (lifecycle.Job, error) {
 		b.FinishedAt = u.At // kept if already set
 	}
 	if err := w.saveBatchCounts(&b); err != nil {
-		return lifecycle.Job{}, err
+		return lifecycle.Job{}, "", err
 	}
-	return j, nil
+	return j, b.State, nil
 }
 
 // ListJobs returns jobs matching f, ordered by batch ID then host. f.Cursor

@@ -16,7 +16,7 @@ import (
 
 const batchColumns = `id, owner, action, hosts, snapshot, params, priority, state,
 	pending, running, succeeded, failed, cancelled,
-	cancelled_at, created_at, updated_at, finished_at`
+	cancelled_at, created_at, updated_at, finished_at, queue_at`
 
 const jobColumns = `batch_id, host, action, priority, datacenter, sku, state, attempts,
 	cancel_requested, error, created_at, started_at, finished_at, updated_at`
@@ -52,7 +52,7 @@ const (
 	WHERE h.state NOT IN ('ready', 'failed') AND h.batch_id <> ?2`
 
 	sqlInsertBatch = `INSERT INTO batches (` + batchColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Jobs are inserted by statements of many rows, prepared once for each
@@ -63,9 +63,9 @@ const (
 	// insertJobsSQL: host, datacenter, sku.
 	jobRowParams = 3
 	// jobSharedParams is the number of parameters insertJobsSQL starts
-	// with: batch ID, action, priority, created_at, updated_at and the
-	// position of the first row.
-	jobSharedParams = 6
+	// with: batch ID, action, priority, created_at, updated_at, queue_at
+	// and the position of the first row.
+	jobSharedParams = 7
 	// maxJobRows is the most jobs one statement inserts; larger batches
 	// are inserted in chunks.
 	maxJobRows = 64
@@ -76,10 +76,10 @@ const (
 func insertJobsSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO jobs (batch_id, host, position, action, priority, datacenter, sku,
-		state, attempts, cancel_requested, error, created_at, started_at, finished_at, updated_at)
+		state, attempts, cancel_requested, error, created_at, started_at, finished_at, updated_at, queue_at)
 	SELECT c.b, v.column1, c.o + v.column4, c.a, c.p, v.column2, v.column3,
-		'pending', 0, 0, '', c.t, NULL, NULL, c.u
-	FROM (SELECT ? AS b, ? AS a, ? AS p, ? AS t, ? AS u, ? AS o) AS c,
+		'pending', 0, 0, '', c.t, NULL, NULL, c.u, c.q
+	FROM (SELECT ? AS b, ? AS a, ? AS p, ? AS t, ? AS u, ? AS q, ? AS o) AS c,
 		(VALUES `)
 	for i := range n {
 		if i > 0 {
@@ -92,25 +92,28 @@ func insertJobsSQL(n int) string {
 }
 
 // sqlInsertJob inserts one pending job: batch ID, host, position, action,
-// priority, datacenter, sku, created_at, updated_at. It serves batches
-// whose jobs differ in more than host, datacenter and sku.
+// priority, datacenter, sku, created_at, updated_at, queue_at. It serves
+// batches whose jobs differ in more than host, datacenter and sku.
 const sqlInsertJob = `INSERT INTO jobs (batch_id, host, position, action, priority, datacenter, sku,
-		state, attempts, cancel_requested, error, created_at, started_at, finished_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, '', ?, NULL, NULL, ?)`
+		state, attempts, cancel_requested, error, created_at, started_at, finished_at, updated_at, queue_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, '', ?, NULL, NULL, ?, ?)`
 
 // Job progress and cancellation.
 const (
 	sqlJobForUpdate = `SELECT j.state, j.action, b.pending, b.running, b.succeeded, b.failed,
-		b.cancelled
+		b.cancelled, j.lease_token, j.cancel_requested
 	FROM jobs AS j JOIN batches AS b ON b.id = j.batch_id
 	WHERE j.batch_id = ?1 AND j.host = ?2`
 
 	// sqlUpdateJob moves job (?1, ?2) to state ?3 at ?8: ?4 is added to
 	// attempts, ?5 sets started_at if unset, a non-NULL ?6 sets
-	// finished_at and a non-empty ?7 the error.
+	// finished_at and a non-empty ?7 the error. The job's lease becomes
+	// ?9 (token; NULL for none), ?10 (worker), ?11 (expiry), and its
+	// retry time ?12 (see queue.go).
 	sqlUpdateJob = `UPDATE jobs SET state = ?3, attempts = attempts + ?4,
 		started_at = COALESCE(started_at, ?5), finished_at = COALESCE(?6, finished_at),
-		error = CASE WHEN ?7 = '' THEN error ELSE ?7 END, updated_at = ?8
+		error = CASE WHEN ?7 = '' THEN error ELSE ?7 END, updated_at = ?8,
+		lease_token = ?9, worker = ?10, lease_expires = ?11, retry_at = ?12
 	WHERE batch_id = ?1 AND host = ?2
 	RETURNING ` + jobColumns
 

@@ -42,6 +42,8 @@ func TestLockerConformance(t *testing.T) {
 
 func BenchmarkAdmission(b *testing.B) { lifecycletest.BenchmarkAdmission(b, newStore) }
 
+func BenchmarkQueue(b *testing.B) { lifecycletest.BenchmarkQueueThroughput(b, newStore) }
+
 // BenchmarkAdmissionNoGroupCommit is BenchmarkAdmission with a transaction
 // per write (MaxGroup 1), to show what group commit buys.
 func BenchmarkAdmissionNoGroupCommit(b *testing.B) {

@@ -77,6 +77,8 @@ type writer struct {
 
 	// jobStmts caches the job inserts by number of rows (batch.go).
 	jobStmts map[int]*sql.Stmt
+	// queueStmts caches the queue's statements by SQL text (queue.go).
+	queueStmts map[string]*sql.Stmt
 
 	// groups counts the group commits, and grouped the requests they
 	// committed (successful or not), for tests.
@@ -93,7 +95,8 @@ func newWriter(conn *sql.Conn, st *writeStmts, stmts *stmtList, maxGroup int) *w
 		done:     make(chan struct{}),
 		group:    make([]*request, 0, maxGroup),
 
-		jobStmts: make(map[int]*sql.Stmt),
+		jobStmts:   make(map[int]*sql.Stmt),
+		queueStmts: make(map[string]*sql.Stmt),
 	}
 }
 
