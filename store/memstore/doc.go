@@ -1,9 +1,10 @@
 // Package memstore is an in-memory fleetkit store: a full implementation of
-// lifecycle.Store and store.Locker. It is the fake to use in tests of code
-// built on fleetkit, and it passes the same conformance suites
-// (lifecycle/lifecycletest, store/storetest) as the SQLite and PostgreSQL
-// backends; it is also a backend in its own right, for a single process
-// that admits hundreds of thousands of batches a second.
+// lifecycle.Store, snapshot.Store and store.Locker. It is the fake to use
+// in tests of code built on fleetkit, and it passes the same conformance
+// suites (lifecycle/lifecycletest, snapshot/snapshottest, store/storetest)
+// as the SQLite and PostgreSQL backends; it is also a backend in its own
+// right, for a single process that admits hundreds of thousands of batches
+// a second.
 //
 // Nothing survives the process, and a Store is shared only by the
 // goroutines of one process; use store/sqlitestore or store/pgstore for

@@ -48,7 +48,9 @@ type Store struct {
 	labels  labels                 // datacenters and SKUs of jobs
 	leases  map[string]store.Lease // last lease per name, expired or not
 	spares  spares
-	low     atomic.Uint32 // what spares run short of: low* bits
+	q       queue
+	low     atomic.Uint32  // what spares run short of: low* bits
+	snaps   *snapshotTable // the snapshot catalogue (snapshot.go); nil until used
 }
 
 // New returns an empty Store.
@@ -60,6 +62,7 @@ func New(opts *Options) *Store {
 		hosts:  hostTable{reasons: map[int32]string{}},
 		labels: newLabels(),
 		leases: map[string]store.Lease{},
+		q:      newQueue(),
 	}
 	if opts != nil && opts.Now != nil {
 		s.now = opts.Now
@@ -78,6 +81,7 @@ func (s *Store) Close(context.Context) error {
 	s.ids.dir.Store(nil)
 	s.hosts.chunks, s.hosts.names, s.hosts.reasons = nil, textArena{}, nil
 	s.batches, s.order, s.labels, s.leases, s.spares = nil, nil, labels{}, nil, spares{}
+	s.q = queue{}
 	return nil
 }
 

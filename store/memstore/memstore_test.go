@@ -37,6 +37,8 @@ func TestLockerConformance(t *testing.T) {
 
 func BenchmarkAdmission(b *testing.B) { lifecycletest.BenchmarkAdmission(b, newStore) }
 
+func BenchmarkQueue(b *testing.B) { lifecycletest.BenchmarkQueueThroughput(b, newStore) }
+
 // newBatch returns a well-formed batch of hosts, created at at, for
 // CreateBatch.
 func newBatch(at time.Time, hosts ...string) *lifecycle.Batch {

@@ -1,6 +1,6 @@
 // Package pgstore is the PostgreSQL backend of fleetkit, through pgx v5: a
-// lifecycle.Store and store.Locker that several active nodes share through
-// one database.
+// lifecycle.Store, snapshot.Store and store.Locker that several active
+// nodes share through one database.
 //
 // Build a Store over a pool of your own with [New], or let [Open] make one
 // from a URL; importing the package also registers the postgres:// and
@@ -55,6 +55,34 @@
 // keep their clocks synchronised (NTP) to well within the lease TTLs.
 //
 // Times are kept as timestamptz, to the microsecond, and returned in UTC.
+//
+// # Job queue
+//
+// The Store is a lifecycle.QueueStore. Pending jobs wait in the jobs
+// table, read in queue order (the batch's QueueAt, copied to its jobs,
+// then batch ID, then host position) from a partial index of the pending
+// jobs; a second partial index holds the running jobs by lease expiry,
+// for RescueJobs. A claim is one transaction: it takes a
+// transaction-scoped advisory lock, so that claims on every node are
+// serialised and the caps (lifecycle.Limits) hold across nodes; counts
+// the running jobs by datacenter and action (only when a cap is set);
+// locks the batches of the first candidates, in ID order, then the
+// candidates themselves FOR NO KEY UPDATE SKIP LOCKED, leaving out the
+// datacenters and actions whose caps are reached; admits them in order
+// with lifecycle.CapTracker; and moves each admitted job to running as
+// UpdateJob would, under a lease whose fencing token comes from a
+// sequence, so tokens grow across the database. Heartbeat, RecordStep
+// and FinishJobs are fenced on (batch, host, token, running); a job that
+// leaves running, by any path, loses its lease, so a worker that lost it
+// records nothing more. RescueJobs returns jobs whose leases expired to
+// the queue, keeping their place, or ends them cancelled.
+//
+// Claims and finishes are grouped (group commit): the ClaimJobs calls
+// that wait while a claim transaction runs are served together by the
+// next one, first come first served, and likewise the FinishJobs calls,
+// so that under load one transaction, one commit and one lock of each
+// batch row serve many workers. A claim costs two round trips (three with
+// caps); a finish two, for all its results.
 //
 // # Errors
 //

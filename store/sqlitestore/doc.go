@@ -1,5 +1,6 @@
 // Package sqlitestore is the embedded, single-node fleetkit backend: it
-// keeps lifecycle state (lifecycle.Store) and leases (store.Locker) in one
+// keeps lifecycle state (lifecycle.Store), the snapshot catalogue
+// (snapshot.Store) and leases (store.Locker) in one
 // SQLite database file through modernc.org/sqlite, a pure Go driver, so a
 // fleetkit program needs no database server and no cgo.
 //
@@ -56,6 +57,28 @@
 // context's error; once the writer has started it, it runs to completion
 // (a handful of statements) and the caller waits for the outcome, so that
 // a write is applied entirely or not at all.
+//
+// # Job queue
+//
+// The Store is a lifecycle.QueueStore. Pending jobs wait in the jobs
+// table, read in queue order (the batch's QueueAt, copied to its jobs,
+// then batch ID, then host position) from a partial index of the pending
+// jobs; a second partial index holds the running jobs by lease expiry,
+// datacenter and action, which serves both RescueJobs and the running
+// counts that caps (lifecycle.Limits) are applied to. Every queue call
+// that changes anything is a write, so it runs on the writer goroutine,
+// in a group commit like any other write, and holds SQLite's write lock:
+// claims by any process sharing the file are serialised, and the counts a
+// claim reads cannot change before it commits. A claim reads the counts
+// (only when a cap is set), reads the first candidates in queue order
+// leaving out the datacenters and actions whose caps are reached, admits
+// them with lifecycle.CapTracker, and moves each as UpdateJob would, under
+// a lease whose fencing token comes from a counter in the database, so
+// tokens grow across processes. Heartbeat, RecordStep and FinishJobs are
+// fenced on (batch, host, token, running); a job that leaves running, by
+// any path, loses its lease, so a worker that lost it records nothing
+// more. RescueJobs returns jobs whose leases expired to the queue,
+// keeping their place, or ends them cancelled.
 //
 // # Errors
 //
