@@ -18,8 +18,9 @@
 #   FLEETKIT_TEST_RACE=0     run go test without -race (used by `make bench`)
 #
 # On a fresh Debian machine, run as root, it installs what is missing
-# (postgresql, redis-server, openipmi and ipmitool, and gcc for -race) with
-# apt-get.
+# (postgresql, redis-server, openipmi and ipmitool, rpm and createrepo-c for
+# the real yum repository fixtures, bzip2 for the legacy inventory records,
+# and gcc for -race) with apt-get.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*"; }
@@ -153,6 +154,14 @@ find_pg_bin >/dev/null || MISSING_PKGS+=(postgresql)
 have redis-server || MISSING_PKGS+=(redis-server)
 have ipmi_sim || MISSING_PKGS+=(openipmi)
 have ipmitool || MISSING_PKGS+=(ipmitool)
+# rpm (rpm, rpmbuild) and createrepo_c build the real rpms and repository
+# metadata that the snapshot tests read; they start no service.
+if ! have rpm || ! have rpmbuild; then
+	MISSING_PKGS+=(rpm)
+fi
+have createrepo_c || MISSING_PKGS+=(createrepo-c)
+# bzip2 writes the legacy (sysops-api) inventory records the tests read.
+have bzip2 || MISSING_PKGS+=(bzip2)
 if [[ $RACE == true ]] && ! have_cc; then
 	MISSING_PKGS+=(gcc libc6-dev) # go test -race needs cgo
 fi
@@ -403,6 +412,11 @@ done
 [[ -n ${FLEETKIT_TEST_POSTGRES:-} ]] || echo "    PostgreSQL: NOT started (FLEETKIT_TEST_POSTGRES unset: its tests will skip, or fail under CI=true)"
 [[ -n ${FLEETKIT_TEST_REDIS:-} ]] || echo "    redis-server: NOT started (FLEETKIT_TEST_REDIS unset: its tests will skip, or fail under CI=true)"
 [[ -n ${FLEETKIT_TEST_IPMI:-} ]] || echo "    ipmi_sim: NOT started (FLEETKIT_TEST_IPMI unset: its tests will skip, or fail under CI=true)"
+if have rpm && have rpmbuild && have createrepo_c; then
+	echo "    tools: $(rpm --version), $(createrepo_c --version | head -1 | awk '{print "createrepo_c " $2}')"
+else
+	echo "    rpm/rpmbuild/createrepo_c: NOT all found (the real yum repository fixture tests will skip, or fail under CI=true)"
+fi
 echo "    CI=${CI:-}  race=$RACE  $("$GO" version)"
 
 # ------------------------------------------------------------------ tests ---

@@ -1,19 +1,13 @@
 package snapshot_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,88 +16,32 @@ import (
 
 	"github.com/fleetkit/fleetkit/snapshot"
 	"github.com/fleetkit/fleetkit/snapshot/memblob"
-	"github.com/fleetkit/fleetkit/snapshot/rpmver"
+	"github.com/fleetkit/fleetkit/snapshot/yumrepo/yumrepotest"
 )
 
-// testRPM is a package for writeTestRepo. Content is random unless set.
-type testRPM struct {
-	name, arch, evr string
-	content         []byte
-	checksumType    string // "" means sha256
-	corrupt         bool   // write other bytes than the checksum vouches for
+// repoPkg is a package of a test repository, with yumrepotest.Fill's content.
+func repoPkg(name, arch, evr string) yumrepotest.Package {
+	return yumrepotest.Package{Name: name, Arch: arch, EVR: evr}
 }
-
-// builtRepo is a repository written by writeTestRepo.
-type builtRepo struct {
-	dir     string
-	digests map[string]snapshot.Digest // "name-evr.arch" → digest of the rpm
-}
-
-func rpmKey(name, evr, arch string) string { return name + "-" + evr + "." + arch }
 
 // writeTestRepo writes a yum repository with the given packages into dir
 // (a new temporary directory if dir is "").
-func writeTestRepo(t testing.TB, dir string, pkgs ...testRPM) builtRepo {
+func writeTestRepo(t testing.TB, dir string, pkgs ...yumrepotest.Package) *yumrepotest.Repo {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	repo := builtRepo{dir: dir, digests: make(map[string]snapshot.Digest)}
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "repodata"), 0o755))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "Packages"), 0o755))
-
-	var primary strings.Builder
-	fmt.Fprintf(&primary, `<?xml version="1.0" encoding="UTF-8"?>
-<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="%d">
-`, len(pkgs))
-	for _, p := range pkgs {
-		content := p.content
-		if content == nil {
-			content = make([]byte, 64+len(p.name)*7)
-			_, _ = rand.Read(content)
-		}
-		d := snapshot.DigestOf(content)
-		repo.digests[rpmKey(p.name, p.evr, p.arch)] = d
-		written := content
-		if p.corrupt {
-			written = bytes.Clone(content)
-			written[0] ^= 0xff
-		}
-		evr, err := rpmver.Parse(p.evr)
-		require.NoError(t, err)
-		href := "Packages/" + rpmKey(p.name, p.evr, p.arch) + ".rpm"
-		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(href)), written, 0o644))
-		typ := p.checksumType
-		if typ == "" {
-			typ = "sha256"
-		}
-		fmt.Fprintf(&primary, `<package type="rpm"><name>%s</name><arch>%s</arch>`+
-			`<version epoch="%d" ver="%s" rel="%s"/><checksum type="%s" pkgid="YES">%s</checksum>`+
-			`<size package="%d" installed="0" archive="0"/><location href="%s"/></package>
-`, p.name, p.arch, evr.Epoch, evr.Version, evr.Release, typ, d.Hex(), len(content), href)
-	}
-	primary.WriteString("</metadata>\n")
-
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	_, err := w.Write([]byte(primary.String()))
+	repo, err := yumrepotest.Write(context.Background(), dir, pkgs, nil)
 	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	sum := sha256.Sum256(gz.Bytes())
-	href := "repodata/" + hex.EncodeToString(sum[:]) + "-primary.xml.gz"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(href)), gz.Bytes(), 0o644))
-	repomd := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<repomd xmlns="http://linux.duke.edu/metadata/repo">
-  <revision>1</revision>
-  <data type="primary">
-    <checksum type="sha256">%x</checksum>
-    <location href="%s"/>
-    <size>%d</size>
-  </data>
-</repomd>
-`, sum, href, gz.Len())
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml"), []byte(repomd), 0o644))
 	return repo
+}
+
+// digestOf returns the digest of a package's content in repo.
+func digestOf(t testing.TB, repo *yumrepotest.Repo, name, evr, arch string) snapshot.Digest {
+	t.Helper()
+	p, ok := repo.Lookup(name, evr, arch)
+	require.True(t, ok, "%s-%s.%s", name, evr, arch)
+	return snapshot.DigestOf(p.Content)
 }
 
 // putCounter is a BlobStore that counts Puts by digest.
@@ -181,20 +119,20 @@ func TestBuildSelection(t *testing.T) {
 	// base has priority 10, updates priority 20: bash in updates is newer
 	// but base wins it.
 	base := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"},
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-2"},
-		testRPM{name: "bash", arch: "i686", evr: "5.1-3"},
-		testRPM{name: "bash", arch: "src", evr: "5.1-3"},
-		testRPM{name: "tzdata", arch: "noarch", evr: "2024a-1"},
-		testRPM{name: "kernel", arch: "x86_64", evr: "5.14-1"},
-		testRPM{name: "kernel-debug", arch: "x86_64", evr: "5.14-1"},
+		repoPkg("bash", "x86_64", "5.1-1"),
+		repoPkg("bash", "x86_64", "5.1-2"),
+		repoPkg("bash", "i686", "5.1-3"),
+		repoPkg("bash", "src", "5.1-3"),
+		repoPkg("tzdata", "noarch", "2024a-1"),
+		repoPkg("kernel", "x86_64", "5.14-1"),
+		repoPkg("kernel-debug", "x86_64", "5.14-1"),
 	)
 	updates := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.2-1"},
-		testRPM{name: "kernel", arch: "x86_64", evr: "1:5.10-1"},
-		testRPM{name: "kernel", arch: "x86_64", evr: "5.15-1"},
-		testRPM{name: "vim", arch: "x86_64", evr: "9.0-1"},
-		testRPM{name: "tzdata", arch: "noarch", evr: "2025a-1"},
+		repoPkg("bash", "x86_64", "5.2-1"),
+		repoPkg("kernel", "x86_64", "1:5.10-1"),
+		repoPkg("kernel", "x86_64", "5.15-1"),
+		repoPkg("vim", "x86_64", "9.0-1"),
+		repoPkg("tzdata", "noarch", "2025a-1"),
 	)
 
 	tests := []struct {
@@ -205,7 +143,7 @@ func TestBuildSelection(t *testing.T) {
 	}{
 		{
 			name:  "newest within one repository",
-			repos: []snapshot.RepoSource{{Base: base.dir}},
+			repos: []snapshot.RepoSource{{Base: base.Dir}},
 			want: map[string]string{
 				"bash.x86_64": "5.1-2", "tzdata.noarch": "2024a-1",
 				"kernel.x86_64": "5.14-1", "kernel-debug.x86_64": "5.14-1",
@@ -213,7 +151,7 @@ func TestBuildSelection(t *testing.T) {
 		},
 		{
 			name:  "priority beats newer",
-			repos: []snapshot.RepoSource{{Base: updates.dir, Priority: 20}, {Base: base.dir, Priority: 10}},
+			repos: []snapshot.RepoSource{{Base: updates.Dir, Priority: 20}, {Base: base.Dir, Priority: 10}},
 			want: map[string]string{
 				"bash.x86_64": "5.1-2", "tzdata.noarch": "2024a-1",
 				"kernel.x86_64": "5.14-1", "kernel-debug.x86_64": "5.14-1", "vim.x86_64": "9.0-1",
@@ -221,7 +159,7 @@ func TestBuildSelection(t *testing.T) {
 		},
 		{
 			name:  "equal priority merges",
-			repos: []snapshot.RepoSource{{Base: base.dir}, {Base: updates.dir}},
+			repos: []snapshot.RepoSource{{Base: base.Dir}, {Base: updates.Dir}},
 			want: map[string]string{
 				"bash.x86_64": "5.2-1", "tzdata.noarch": "2025a-1",
 				"kernel.x86_64": "1:5.10-1", "kernel-debug.x86_64": "5.14-1", "vim.x86_64": "9.0-1",
@@ -230,8 +168,8 @@ func TestBuildSelection(t *testing.T) {
 		{
 			name: "include and exclude",
 			repos: []snapshot.RepoSource{
-				{Base: base.dir, Priority: 10, Include: []string{"kernel*", "bash", "tzdata"}, Exclude: []string{"*-debug", "bash"}},
-				{Base: updates.dir, Priority: 20, Exclude: []string{"vim"}},
+				{Base: base.Dir, Priority: 10, Include: []string{"kernel*", "bash", "tzdata"}, Exclude: []string{"*-debug", "bash"}},
+				{Base: updates.Dir, Priority: 20, Exclude: []string{"vim"}},
 			},
 			// bash excluded from base does not hide it in updates.
 			want: map[string]string{
@@ -240,7 +178,7 @@ func TestBuildSelection(t *testing.T) {
 		},
 		{
 			name:  "pins",
-			repos: []snapshot.RepoSource{{Base: base.dir, Priority: 10}, {Base: updates.dir, Priority: 20}},
+			repos: []snapshot.RepoSource{{Base: base.Dir, Priority: 10}, {Base: updates.Dir, Priority: 20}},
 			pins:  map[string]string{"bash": "5.1-1", "kernel": "5.15", "tzdata": "0:2025a-1"},
 			want: map[string]string{
 				"bash.x86_64": "5.1-1", "tzdata.noarch": "2025a-1",
@@ -263,7 +201,9 @@ func TestBuildSelection(t *testing.T) {
 			require.Equal(t, buildTime.UTC().Truncate(time.Microsecond), s.CreatedAt)
 			require.Equal(t, time.UTC, s.CreatedAt.Location())
 			for _, pk := range s.Packages {
-				require.Equal(t, "Packages/"+rpmKey(pk.Name, pk.EVR.String(), pk.Arch)+".rpm", pk.Location)
+				loc, err := yumrepotest.DefaultLocation(pk.Name, pk.EVR.String(), pk.Arch)
+				require.NoError(t, err)
+				require.Equal(t, loc, pk.Location)
 			}
 		})
 	}
@@ -272,8 +212,8 @@ func TestBuildSelection(t *testing.T) {
 func TestBuildDigestsAndSizes(t *testing.T) {
 	t.Parallel()
 	content := []byte("the bash rpm")
-	repo := writeTestRepo(t, "", testRPM{name: "bash", arch: "x86_64", evr: "5.1-1", content: content})
-	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.dir})
+	repo := writeTestRepo(t, "", yumrepotest.Package{Name: "bash", Arch: "x86_64", EVR: "5.1-1", Content: content})
+	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.Dir})
 	s, err := snapshot.Build(context.Background(), p)
 	require.NoError(t, err)
 	require.Len(t, s.Packages, 1)
@@ -291,8 +231,8 @@ func TestBuildDigestsAndSizes(t *testing.T) {
 func TestBuildPinNotFound(t *testing.T) {
 	t.Parallel()
 	repo := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"},
-		testRPM{name: "bash", arch: "x86_64", evr: "5.2-1"},
+		repoPkg("bash", "x86_64", "5.1-1"),
+		repoPkg("bash", "x86_64", "5.2-1"),
 	)
 	for name, pins := range map[string]map[string]string{
 		"no such EVR":     {"bash": "5.3-1"},
@@ -303,7 +243,7 @@ func TestBuildPinNotFound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			blobs := newPutCounter()
-			p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.dir})
+			p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.Dir})
 			p.Pins = pins
 			s, err := snapshot.Build(context.Background(), p)
 			require.ErrorIs(t, err, snapshot.ErrPinNotFound)
@@ -319,25 +259,25 @@ func TestBuildPinNotFound(t *testing.T) {
 func TestBuildCorruptPayload(t *testing.T) {
 	t.Parallel()
 	repo := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"},
-		testRPM{name: "glibc", arch: "x86_64", evr: "2.34-1", corrupt: true},
+		repoPkg("bash", "x86_64", "5.1-1"),
+		yumrepotest.Package{Name: "glibc", Arch: "x86_64", EVR: "2.34-1", Corrupt: true},
 	)
-	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.dir})
+	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.Dir})
 	s, err := snapshot.Build(context.Background(), p)
 	require.Nil(t, s)
 	require.ErrorIs(t, err, snapshot.ErrDigestMismatch)
 	require.ErrorContains(t, err, "glibc-2.34-1.x86_64")
-	_, err = p.Blobs.Stat(context.Background(), repo.digests[rpmKey("glibc", "2.34-1", "x86_64")])
+	_, err = p.Blobs.Stat(context.Background(), digestOf(t, repo, "glibc", "2.34-1", "x86_64"))
 	require.ErrorIs(t, err, snapshot.ErrBlobNotFound)
 }
 
 func TestBuildNonSHA256Checksum(t *testing.T) {
 	t.Parallel()
 	repo := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-1", checksumType: "sha1"},
-		testRPM{name: "old", arch: "i686", evr: "1-1", checksumType: "md5"}, // not selected: harmless
+		yumrepotest.Package{Name: "bash", Arch: "x86_64", EVR: "5.1-1", ChecksumType: "sha1"},
+		yumrepotest.Package{Name: "old", Arch: "i686", EVR: "1-1", ChecksumType: "md5"}, // not selected: harmless
 	)
-	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.dir})
+	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.Dir})
 	_, err := snapshot.Build(context.Background(), p)
 	require.ErrorContains(t, err, "bash-5.1-1.x86_64")
 	require.ErrorContains(t, err, "sha1")
@@ -347,11 +287,11 @@ func TestBuildNonSHA256Checksum(t *testing.T) {
 func TestBuildHTTP(t *testing.T) {
 	t.Parallel()
 	repo := writeTestRepo(t, "",
-		testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"},
-		testRPM{name: "tzdata", arch: "noarch", evr: "2024a-1"},
+		repoPkg("bash", "x86_64", "5.1-1"),
+		repoPkg("tzdata", "noarch", "2024a-1"),
 	)
 	kernel := []byte("vmlinuz bytes")
-	require.NoError(t, os.WriteFile(filepath.Join(repo.dir, "vmlinuz"), kernel, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(repo.Dir, "vmlinuz"), kernel, 0o644))
 
 	var mu sync.Mutex
 	var gets []string
@@ -359,7 +299,7 @@ func TestBuildHTTP(t *testing.T) {
 		mu.Lock()
 		gets = append(gets, r.URL.Path)
 		mu.Unlock()
-		http.FileServer(http.Dir(repo.dir)).ServeHTTP(w, r)
+		http.FileServer(http.Dir(repo.Dir)).ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 
@@ -391,15 +331,15 @@ func TestBuildSharedBlobsStoredOnce(t *testing.T) {
 	t.Parallel()
 	same := []byte("identical payload")
 	repo := writeTestRepo(t, "",
-		testRPM{name: "a", arch: "x86_64", evr: "1-1", content: same},
-		testRPM{name: "b", arch: "noarch", evr: "1-1", content: same},
-		testRPM{name: "c", arch: "x86_64", evr: "1-1"},
+		yumrepotest.Package{Name: "a", Arch: "x86_64", EVR: "1-1", Content: same},
+		yumrepotest.Package{Name: "b", Arch: "noarch", EVR: "1-1", Content: same},
+		repoPkg("c", "x86_64", "1-1"),
 	)
 	bootPath := filepath.Join(t.TempDir(), "vmlinuz")
 	require.NoError(t, os.WriteFile(bootPath, same, 0o644))
 
 	blobs := newPutCounter()
-	p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.dir})
+	p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.Dir})
 	p.BootFiles = []snapshot.BootFileSource{{Name: "vmlinuz", URL: bootPath, Digest: snapshot.DigestOf(same)}}
 	p.Concurrency = 1
 	first, err := snapshot.Build(context.Background(), p)
@@ -408,11 +348,11 @@ func TestBuildSharedBlobsStoredOnce(t *testing.T) {
 	require.Equal(t, 2, blobs.total(), "one Put per distinct blob")
 
 	// A second build over a grown repository fetches only the new blob.
-	writeTestRepo(t, repo.dir,
-		testRPM{name: "a", arch: "x86_64", evr: "1-1", content: same},
-		testRPM{name: "b", arch: "noarch", evr: "1-1", content: same},
-		testRPM{name: "c", arch: "x86_64", evr: "1-1", content: mustRead(t, filepath.Join(repo.dir, "Packages", "c-1-1.x86_64.rpm"))},
-		testRPM{name: "d", arch: "x86_64", evr: "1-1"},
+	writeTestRepo(t, repo.Dir,
+		yumrepotest.Package{Name: "a", Arch: "x86_64", EVR: "1-1", Content: same},
+		yumrepotest.Package{Name: "b", Arch: "noarch", EVR: "1-1", Content: same},
+		repoPkg("c", "x86_64", "1-1"), // Fill: the same content as before
+		repoPkg("d", "x86_64", "1-1"),
 	)
 	p.ID, p.Parent = "snap-2", "snap-1"
 	second, err := snapshot.Build(context.Background(), p)
@@ -425,19 +365,12 @@ func TestBuildSharedBlobsStoredOnce(t *testing.T) {
 	}
 }
 
-func mustRead(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	require.NoError(t, err)
-	return b
-}
-
 func TestBuildBootFileMismatch(t *testing.T) {
 	t.Parallel()
-	repo := writeTestRepo(t, "", testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"})
+	repo := writeTestRepo(t, "", repoPkg("bash", "x86_64", "5.1-1"))
 	bootPath := filepath.Join(t.TempDir(), "initrd")
 	require.NoError(t, os.WriteFile(bootPath, []byte("initrd"), 0o644))
-	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.dir})
+	p := buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.Dir})
 	p.BootFiles = []snapshot.BootFileSource{{Name: "initrd", URL: bootPath, Digest: snapshot.DigestOf([]byte("other"))}}
 	_, err := snapshot.Build(context.Background(), p)
 	require.ErrorIs(t, err, snapshot.ErrDigestMismatch)
@@ -489,22 +422,22 @@ func TestBuildInvalidParams(t *testing.T) {
 
 func TestBuildCancelled(t *testing.T) {
 	t.Parallel()
-	repo := writeTestRepo(t, "", testRPM{name: "bash", arch: "x86_64", evr: "5.1-1"})
+	repo := writeTestRepo(t, "", repoPkg("bash", "x86_64", "5.1-1"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := snapshot.Build(ctx, buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.dir}))
+	_, err := snapshot.Build(ctx, buildParams(t, memblob.New(nil), snapshot.RepoSource{Base: repo.Dir}))
 	require.ErrorIs(t, err, context.Canceled)
 }
 
 func TestBuildConcurrencyBounded(t *testing.T) {
 	t.Parallel()
-	var pkgs []testRPM
+	var pkgs []yumrepotest.Package
 	for i := range 12 {
-		pkgs = append(pkgs, testRPM{name: fmt.Sprintf("p%02d", i), arch: "x86_64", evr: "1-1"})
+		pkgs = append(pkgs, repoPkg(fmt.Sprintf("p%02d", i), "x86_64", "1-1"))
 	}
 	repo := writeTestRepo(t, "", pkgs...)
 	blobs := &gatedStore{BlobStore: memblob.New(nil)}
-	p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.dir})
+	p := buildParams(t, blobs, snapshot.RepoSource{Base: repo.Dir})
 	p.Concurrency = 3
 	s, err := snapshot.Build(context.Background(), p)
 	require.NoError(t, err)

@@ -3,12 +3,15 @@ package snapshot
 import (
 	"bytes"
 	"cmp"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,54 +76,65 @@ type BootFile struct {
 // CreatedAt whose UTC year is between 0 and 9999 (so RFC 3339 can write
 // it). Errors wrap [ErrInvalidManifest] and name the offending field.
 func (m *Manifest) Validate() error {
+	_, err := m.validate()
+	return err
+}
+
+// validate is Validate, returning also pointers to m.Packages in the
+// order of comparePackages, which Canonical writes out. (Sorting pointers
+// moves 8 bytes a swap instead of a whole entry.)
+func (m *Manifest) validate() ([]*PackageEntry, error) {
 	if m == nil {
-		return fmt.Errorf("snapshot: validate manifest: %w: nil manifest", ErrInvalidManifest)
+		return nil, fmt.Errorf("snapshot: validate manifest: %w: nil manifest", ErrInvalidManifest)
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("snapshot: validate manifest %s: %w: %s", quoteShort(m.ID), ErrInvalidManifest, fmt.Sprintf(format, args...))
 	}
 	if m.ID == "" {
-		return bad("empty ID")
+		return nil, bad("empty ID")
 	}
 	if m.OSRelease == "" {
-		return bad("empty OSRelease")
+		return nil, bad("empty OSRelease")
 	}
 	for _, f := range []struct{ name, v string }{
 		{"ID", m.ID}, {"OSRelease", m.OSRelease}, {"Arch", m.Arch}, {"Parent", m.Parent},
 	} {
 		if !utf8.ValidString(f.v) {
-			return bad("%s is not valid UTF-8", f.name)
+			return nil, bad("%s is not valid UTF-8", f.name)
 		}
 	}
 	if y := m.CreatedAt.UTC().Year(); y < 0 || y > 9999 {
-		return bad("CreatedAt year %d is outside 0-9999", y)
+		return nil, bad("CreatedAt year %d is outside 0-9999", y)
 	}
 
 	for i, p := range m.Packages {
 		switch {
 		case p.Name == "":
-			return bad("package %d: empty name", i)
+			return nil, bad("package %d: empty name", i)
 		case p.Arch == "":
-			return bad("package %d (%s): empty arch", i, quoteShort(p.Name))
+			return nil, bad("package %d (%s): empty arch", i, quoteShort(p.Name))
 		case p.EVR.Version == "":
-			return bad("package %d (%s): empty version", i, quoteShort(p.Name))
+			return nil, bad("package %d (%s): empty version", i, quoteShort(p.Name))
 		case p.EVR.Epoch < 0:
-			return bad("package %d (%s): negative epoch %d", i, quoteShort(p.Name), p.EVR.Epoch)
+			return nil, bad("package %d (%s): negative epoch %d", i, quoteShort(p.Name), p.EVR.Epoch)
 		case p.Size < 0:
-			return bad("package %d (%s): negative size %d", i, quoteShort(p.Name), p.Size)
+			return nil, bad("package %d (%s): negative size %d", i, quoteShort(p.Name), p.Size)
 		}
 		for _, s := range []string{p.Name, p.Arch, p.EVR.Version, p.EVR.Release, p.Location} {
 			if !utf8.ValidString(s) {
-				return bad("package %d: a field is not valid UTF-8", i)
+				return nil, bad("package %d: a field is not valid UTF-8", i)
 			}
 		}
 	}
-	pkgs := slices.Clone(m.Packages)
-	slices.SortFunc(pkgs, comparePackages)
+	pkgs := make([]*PackageEntry, len(m.Packages))
+	for i := range m.Packages {
+		pkgs[i] = &m.Packages[i]
+	}
+	slices.SortFunc(pkgs, comparePackagePtrs)
 	for i := 1; i < len(pkgs); i++ {
 		a, b := pkgs[i-1], pkgs[i]
 		if a.Name == b.Name && a.Arch == b.Arch && rpmver.CompareEVR(a.EVR, b.EVR) == 0 {
-			return bad("duplicate package %s.%s %s", quoteShort(a.Name), a.Arch, b.EVR)
+			return nil, bad("duplicate package %s.%s %s", quoteShort(a.Name), a.Arch, b.EVR)
 		}
 	}
 
@@ -128,13 +142,13 @@ func (m *Manifest) Validate() error {
 	for i, f := range m.BootFiles {
 		switch {
 		case f.Name == "":
-			return bad("boot file %d: empty name", i)
+			return nil, bad("boot file %d: empty name", i)
 		case !utf8.ValidString(f.Name):
-			return bad("boot file %d: name is not valid UTF-8", i)
+			return nil, bad("boot file %d: name is not valid UTF-8", i)
 		case f.Size < 0:
-			return bad("boot file %s: negative size %d", quoteShort(f.Name), f.Size)
+			return nil, bad("boot file %s: negative size %d", quoteShort(f.Name), f.Size)
 		case seen[f.Name]:
-			return bad("duplicate boot file %s", quoteShort(f.Name))
+			return nil, bad("duplicate boot file %s", quoteShort(f.Name))
 		}
 		seen[f.Name] = true
 	}
@@ -142,25 +156,39 @@ func (m *Manifest) Validate() error {
 	for k, v := range m.Metadata {
 		switch {
 		case k == "":
-			return bad("empty metadata key")
+			return nil, bad("empty metadata key")
 		case !utf8.ValidString(k):
-			return bad("metadata key %s is not valid UTF-8", quoteShort(k))
+			return nil, bad("metadata key %s is not valid UTF-8", quoteShort(k))
 		case !utf8.ValidString(v):
-			return bad("metadata value of %s is not valid UTF-8", quoteShort(k))
+			return nil, bad("metadata value of %s is not valid UTF-8", quoteShort(k))
 		}
 	}
-	return nil
+	return pkgs, nil
 }
 
 // comparePackages orders packages by name, arch, EVR (by
 // [rpmver.CompareEVR]) and location, then, so that the order is total
 // even for EVRs rpm calls equal but that are spelt differently, by the EVR's
 // fields byte-wise, size and digest.
-func comparePackages(a, b PackageEntry) int {
+//
+// It returns as soon as a key differs (cmp.Or would evaluate every key,
+// rpmver.CompareEVR included, on every call): sorting is most of the cost
+// of sealing a large manifest.
+func comparePackages(a, b PackageEntry) int { return comparePackagePtrs(&a, &b) }
+
+// comparePackagePtrs is comparePackages on pointers, which sorting large
+// manifests uses.
+func comparePackagePtrs(a, b *PackageEntry) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+		return c
+	}
+	if c := rpmver.CompareEVR(a.EVR, b.EVR); c != 0 {
+		return c
+	}
 	return cmp.Or(
-		cmp.Compare(a.Name, b.Name),
-		cmp.Compare(a.Arch, b.Arch),
-		rpmver.CompareEVR(a.EVR, b.EVR),
 		cmp.Compare(a.Location, b.Location),
 		cmp.Compare(a.EVR.Epoch, b.EVR.Epoch),
 		cmp.Compare(a.EVR.Version, b.EVR.Version),
@@ -192,15 +220,37 @@ func comparePackages(a, b PackageEntry) int {
 // characters below U+0020 as \u00xx (lower-case hex), and everything else
 // is written as UTF-8.
 func (m *Manifest) Canonical() ([]byte, error) {
-	if err := m.Validate(); err != nil {
+	pkgs, err := m.validate()
+	if err != nil {
 		return nil, err
 	}
-	pkgs := slices.Clone(m.Packages)
-	slices.SortFunc(pkgs, comparePackages)
+	// The exact size but for the integers and escapes, so b rarely grows.
+	size := 256 + 160*len(m.BootFiles)
+	for _, p := range pkgs {
+		size += 200 + len(p.Name) + len(p.Arch) + len(p.EVR.Version) + len(p.EVR.Release) + len(p.Location)
+	}
+	for k, v := range m.Metadata {
+		size += 6 + len(k) + len(v)
+	}
+	return m.appendCanonical(make([]byte, 0, size), pkgs, nil), nil
+}
+
+// writeCanonical writes m's canonical encoding to w in pieces of about
+// 64 KiB, which keeps a seal's HMAC from needing the whole encoding in
+// memory. m must have validated: pkgs is what validate returned.
+func (m *Manifest) writeCanonical(w io.Writer, pkgs []*PackageEntry) {
+	b := m.appendCanonical(make([]byte, 0, 80<<10), pkgs, w)
+	_, _ = w.Write(b) // an hmac's Write never fails
+}
+
+// appendCanonical appends m's canonical encoding, with its packages in the
+// order of pkgs, to b and returns it. When w is not nil, b is written to
+// w and emptied whenever it passes 64 KiB, so the result is only the tail
+// of the encoding.
+func (m *Manifest) appendCanonical(b []byte, pkgs []*PackageEntry, w io.Writer) []byte {
 	boot := slices.Clone(m.BootFiles)
 	slices.SortFunc(boot, func(a, b BootFile) int { return cmp.Compare(a.Name, b.Name) })
 
-	b := make([]byte, 0, 256+200*len(pkgs)+120*len(boot))
 	b = append(b, `{"format":`...)
 	b = strconv.AppendInt(b, ManifestFormat, 10)
 	b = appendField(b, "id", m.ID)
@@ -211,6 +261,10 @@ func (m *Manifest) Canonical() ([]byte, error) {
 
 	b = append(b, `,"packages":[`...)
 	for i, p := range pkgs {
+		if w != nil && len(b) >= 64<<10 {
+			_, _ = w.Write(b)
+			b = b[:0]
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -223,7 +277,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		b = appendField(b, "release", p.EVR.Release)
 		b = append(b, `},"size":`...)
 		b = strconv.AppendInt(b, p.Size, 10)
-		b = appendField(b, "digest", p.Digest.String())
+		b = appendDigest(b, p.Digest)
 		b = appendField(b, "location", p.Location)
 		b = append(b, '}')
 	}
@@ -237,7 +291,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		b = appendString(b, f.Name)
 		b = append(b, `,"size":`...)
 		b = strconv.AppendInt(b, f.Size, 10)
-		b = appendField(b, "digest", f.Digest.String())
+		b = appendDigest(b, f.Digest)
 		b = append(b, '}')
 	}
 
@@ -250,8 +304,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		b = append(b, ':')
 		b = appendString(b, m.Metadata[k])
 	}
-	b = append(b, "}}"...)
-	return b, nil
+	return append(b, "}}"...)
 }
 
 // appendField appends `,"key":` and v as a JSON string. key must need no
@@ -268,16 +321,55 @@ func appendField(b []byte, key, v string) []byte {
 func appendString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
+	// Runs of bytes that need no escape (nearly all of them) are found
+	// eight bytes at a time and copied whole.
+	for {
+		i := plainPrefix(s)
+		b = append(b, s[:i]...)
+		if i == len(s) {
+			break
+		}
+		if c := s[i]; c < 0x20 {
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			b = append(b, c)
+		} else {
+			b = append(b, '\\', c)
+		}
+		s = s[i+1:]
+	}
+	return append(b, '"')
+}
+
+// plainPrefix returns the length of the longest prefix of s that holds no
+// byte appendString escapes ('"', '\\', below 0x20). It tests eight bytes
+// at a time: in x, a byte below 0x20, or equal to '"' or '\\' (zero after
+// an XOR), is found by the borrow of subtracting from each byte, with the
+// bytes of 0x80 and above masked out (SWAR "has less than" and "has zero").
+func plainPrefix(s string) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if ((x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs)&high != 0 {
+			break
 		}
 	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
+}
+
+// appendDigest appends `,"digest":"sha256:<hex>"` without allocating.
+func appendDigest(b []byte, d Digest) []byte {
+	b = append(b, `,"digest":"`+digestPrefix...)
+	b = hex.AppendEncode(b, d[:])
 	return append(b, '"')
 }
 

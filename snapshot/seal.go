@@ -80,14 +80,16 @@ func (k *KeyRing) SealManifest(m *Manifest) (Sealed, error) {
 // VerifySealed is Verify(&s.Manifest, s.Seal).
 func (k *KeyRing) VerifySealed(s *Sealed) error { return k.Verify(&s.Manifest, s.Seal) }
 
+// manifestMAC is the HMAC of m's canonical encoding, streamed into the
+// hash (see Manifest.writeCanonical) rather than built whole first.
 func manifestMAC(key []byte, m *Manifest) ([]byte, error) {
-	c, err := m.Canonical()
+	pkgs, err := m.validate()
 	if err != nil {
 		return nil, err
 	}
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(sealDomain))
-	h.Write(c)
+	m.writeCanonical(h, pkgs)
 	return h.Sum(nil), nil
 }
 

@@ -1,6 +1,7 @@
 // Package testenv finds the real services that scripts/test.sh starts for
 // the tests (PostgreSQL, redis-server, OpenIPMI's ipmi_sim) through
-// environment variables.
+// environment variables, and the programs it installs (rpm, rpmbuild,
+// createrepo_c) in PATH.
 //
 // A test that needs a service calls the matching function. When the variable
 // is unset the test is skipped with a message naming it, except under
@@ -17,8 +18,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +66,48 @@ func Need(t testing.TB, name, service string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// Tool returns the path of the program name, found in PATH, or skips the
+// test (fails it under CI) when it is not installed; debianPkg names the
+// Debian package that provides it, which scripts/test.sh installs (for
+// example Tool(t, "createrepo_c", "createrepo-c")).
+func Tool(t testing.TB, name, debianPkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := "*** " + name + " not available: not found in PATH; install Debian's " + debianPkg +
+		" package or run the tests through `make test` (scripts/test.sh), which installs it ***"
+	if InCI() {
+		t.Fatal(msg + " (CI=true: a missing tool is a failure)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// BenchTime starts measuring the wall and CPU time of a benchmark; the
+// function it returns reports both as milliseconds an operation (ms/op
+// and cpu-ms/op, user plus system time of the whole process, its garbage
+// collection included). Call it before the b.Loop loop and the function
+// after. The CPU figure holds when other work shares the machine and
+// stretches the wall time.
+func BenchTime(b *testing.B) (report func()) {
+	cpu0 := cpuTime()
+	return func() {
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+	}
+}
+
+// cpuTime returns the user plus system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Postgres creates a fresh, empty database on the test PostgreSQL server and

@@ -2,8 +2,10 @@ package testenv_test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +151,62 @@ func TestParseIPMI(t *testing.T) {
 				t.Fatalf("ParseIPMI(%q) = %q %d %q %q", tc.in, host, port, creds.Username, creds.Password)
 			}
 		})
+	}
+}
+
+// TestTool finds a program every test machine has, and checks that a
+// missing one skips the test, or fails it under CI, naming the package.
+func TestTool(t *testing.T) {
+	if p := testenv.Tool(t, "go", "golang-go"); !strings.HasSuffix(p, "go") {
+		t.Fatalf("Tool(go) = %q", p)
+	}
+	rec := &recordingTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		testenv.Tool(rec, "fleetkit-no-such-program", "no-such-package")
+		rec.returned = true
+	}()
+	<-done
+	got := rec.skipped
+	if testenv.InCI() {
+		got = rec.failed
+	}
+	if rec.returned || !strings.Contains(got, "fleetkit-no-such-program") || !strings.Contains(got, "no-such-package") {
+		t.Fatalf("missing program: returned=%v skipped=%q failed=%q", rec.returned, rec.skipped, rec.failed)
+	}
+}
+
+// recordingTB records Skip and Fatal instead of acting on them; both end
+// the calling goroutine, as the real ones do.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+	returned        bool
+}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Skip(args ...any) {
+	r.skipped = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (r *recordingTB) Fatal(args ...any) {
+	r.failed = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// BenchmarkBenchTime burns CPU so that BenchTime has something to report:
+// cpu-ms/op close to ms/op on an idle machine.
+func BenchmarkBenchTime(b *testing.B) {
+	report := testenv.BenchTime(b)
+	x := 0
+	for b.Loop() {
+		for i := range 1_000_000 {
+			x += i * i
+		}
+	}
+	report()
+	if x == 42 {
+		b.Log(x)
 	}
 }

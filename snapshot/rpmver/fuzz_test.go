@@ -58,3 +58,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompareTransitive checks that Compare and Vercmp order any three
+// strings consistently: a ≤ b ≤ c implies a ≤ c, with equality carried
+// through, so that sorting by them is well defined. Seeds are checked in
+// under testdata/fuzz/FuzzCompareTransitive.
+func FuzzCompareTransitive(f *testing.F) {
+	f.Add("1.0~rc1", "1.0", "1.0^git1")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		for _, cmp := range []struct {
+			name string
+			f    func(a, b string) int
+		}{{"Vercmp", rpmver.Vercmp}, {"Compare", rpmver.Compare}} {
+			// Every ordering of the three, so one check covers all cases.
+			for _, x := range [][3]string{{a, b, c}, {a, c, b}, {b, a, c}, {b, c, a}, {c, a, b}, {c, b, a}} {
+				xy, yz, xz := cmp.f(x[0], x[1]), cmp.f(x[1], x[2]), cmp.f(x[0], x[2])
+				if xy <= 0 && yz <= 0 && xz > 0 {
+					t.Fatalf("%s: %q <= %q <= %q but %q > %q", cmp.name, x[0], x[1], x[2], x[0], x[2])
+				}
+				if xy == 0 && yz == 0 && xz != 0 {
+					t.Fatalf("%s: %q == %q == %q but %s(%q, %q) = %d", cmp.name, x[0], x[1], x[2], cmp.name, x[0], x[2], xz)
+				}
+			}
+		}
+	})
+}

@@ -1,59 +1,24 @@
 package yumrepo_test
 
 import (
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"log"
 	"os"
-	"path/filepath"
 
 	"github.com/fleetkit/fleetkit/snapshot/yumrepo"
+	"github.com/fleetkit/fleetkit/snapshot/yumrepo/yumrepotest"
 )
 
-// writeExampleRepo writes a one-file repository the way createrepo_c would
-// lay it out, with a gzip-compressed primary.xml.
+// writeExampleRepo writes a three-package repository laid out the way
+// createrepo_c lays one out, with a gzip-compressed primary.xml.
 func writeExampleRepo(dir string) error {
-	primary := `<?xml version="1.0" encoding="UTF-8"?>
-<metadata xmlns="http://linux.duke.edu/metadata/common" packages="3">
-<package type="rpm"><name>bash</name><arch>x86_64</arch><version epoch="0" ver="5.2.15" rel="2.fc39"/>
-  <checksum type="sha256" pkgid="YES">aa</checksum><time file="1" build="1"/><size package="1"/>
-  <location href="Packages/b/bash-5.2.15-2.fc39.x86_64.rpm"/></package>
-<package type="rpm"><name>bash</name><arch>x86_64</arch><version epoch="0" ver="5.2.26" rel="1.fc39"/>
-  <checksum type="sha256" pkgid="YES">bb</checksum><time file="2" build="2"/><size package="2"/>
-  <location href="Packages/b/bash-5.2.26-1.fc39.x86_64.rpm"/></package>
-<package type="rpm"><name>tzdata</name><arch>noarch</arch><version epoch="0" ver="2024a" rel="1.fc39"/>
-  <checksum type="sha256" pkgid="YES">cc</checksum><time file="3" build="3"/><size package="3"/>
-  <location href="Packages/t/tzdata-2024a-1.fc39.noarch.rpm"/></package>
-</metadata>
-`
-	if err := os.MkdirAll(filepath.Join(dir, "repodata"), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(dir, "repodata", "primary.xml.gz"))
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	zw := gzip.NewWriter(io.MultiWriter(f, h))
-	if _, err := zw.Write([]byte(primary)); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	repomd := fmt.Sprintf(`<repomd xmlns="http://linux.duke.edu/metadata/repo">
-  <data type="primary">
-    <checksum type="sha256">%x</checksum>
-    <location href="repodata/primary.xml.gz"/>
-  </data>
-</repomd>`, h.Sum(nil))
-	return os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml"), []byte(repomd), 0o644)
+	_, err := yumrepotest.Write(context.Background(), dir, []yumrepotest.Package{
+		{Name: "bash", Arch: "x86_64", EVR: "5.2.15-2.fc39", Location: "Packages/b/bash-5.2.15-2.fc39.x86_64.rpm"},
+		{Name: "bash", Arch: "x86_64", EVR: "5.2.26-1.fc39", Location: "Packages/b/bash-5.2.26-1.fc39.x86_64.rpm"},
+		{Name: "tzdata", Arch: "noarch", EVR: "2024a-1.fc39", Location: "Packages/t/tzdata-2024a-1.fc39.noarch.rpm"},
+	}, nil)
+	return err
 }
 
 func Example() {

@@ -15,7 +15,11 @@ import (
 
 	"github.com/fleetkit/fleetkit/snapshot/rpmver"
 	"github.com/fleetkit/fleetkit/snapshot/yumrepo"
+	"github.com/fleetkit/fleetkit/snapshot/yumrepo/yumrepotest"
 )
+
+// bashContent is the stand-in content of samplePrimary's first package.
+var bashContent = yumrepotest.Fill("bash", "0:5.2.15-2.fc39", "x86_64")
 
 func wantSample(t *testing.T, repo *yumrepo.Repo) {
 	t.Helper()
@@ -27,8 +31,8 @@ func wantSample(t *testing.T, repo *yumrepo.Repo) {
 		Name:      "bash",
 		Arch:      "x86_64",
 		EVR:       rpmver.EVR{Epoch: 0, Version: "5.2.15", Release: "2.fc39"},
-		Checksum:  yumrepo.Checksum{Type: "sha256", Value: fmt.Sprintf("%x", sha256.Sum256([]byte("bash5.2.152.fc39")))},
-		Size:      1234,
+		Checksum:  yumrepo.Checksum{Type: "sha256", Value: fmt.Sprintf("%x", sha256.Sum256(bashContent))},
+		Size:      int64(len(bashContent)),
 		Location:  "Packages/b/bash-5.2.15-2.fc39.x86_64.rpm",
 		BuildTime: 1690000000,
 		FileTime:  1700000001,
@@ -193,7 +197,7 @@ func TestOpenMalformed(t *testing.T) {
 		{"unclosed element", string(primaryXML(good))[:len(primaryXML(good))-20], "line"},
 		{"mismatched tag", strings.Replace(string(primaryXML(good)), "</arch>", "</name>", 1), "line 5"},
 		{"bad epoch", string(primaryXML(strings.Replace(good, `epoch="0"`, `epoch="x"`, 1))), `:6: bad epoch "x"`},
-		{"bad size", string(primaryXML(strings.Replace(good, `package="1234"`, `package="-1"`, 1))), "bad size package"},
+		{"bad size", string(primaryXML(strings.Replace(good, fmt.Sprintf(`package="%d"`, len(yumrepotest.Fill("bash", "0:5.2-1", "x86_64"))), `package="-1"`, 1))), "bad size package"},
 		{"no name", string(primaryXML(strings.Replace(good, "<name>bash</name>", "", 1))), ":3: package without a name"},
 		{"no location", string(primaryXML(strings.Replace(good, `<location href="Packages/bash.rpm"/>`, "", 1))), "without a location"},
 		{"wrong root", `<repomd></repomd>`, "want <metadata>"},
@@ -227,7 +231,9 @@ func TestOpenMalformed(t *testing.T) {
 func TestOpenSkipsOtherPackageTypes(t *testing.T) {
 	t.Parallel()
 	other := strings.Replace(pkgXML("x", "noarch", "0", "1", "1", "../evil"), `type="rpm"`, `type="deb"`, 1)
-	dir := writeRepo(t, repoSpec{primary: primaryXML(other, pkgXML("y", "noarch", "", "1", "", "y.rpm"))})
+	noEpoch := strings.Replace(pkgXML("y", "noarch", "", "1", "", "y.rpm"), `epoch="0" `, "", 1) // no epoch attribute: epoch 0
+	require.NotContains(t, noEpoch, "<version epoch")
+	dir := writeRepo(t, repoSpec{primary: primaryXML(other, noEpoch)})
 	repo, err := yumrepo.Open(context.Background(), dir, nil)
 	require.NoError(t, err)
 	pkgs := repo.Packages()
