@@ -105,6 +105,10 @@ type BuildParams struct {
 	Concurrency int
 	// Metadata is copied into the manifest.
 	Metadata map[string]string
+	// Progress, when set, is called after each file (package or boot
+	// file) is in the store, fetched or found there, with the number done
+	// and the total; calls are serialised.
+	Progress func(done, total int)
 	// Now stamps the manifest's CreatedAt (in UTC, truncated to the
 	// microsecond); nil means time.Now.
 	Now func() time.Time
@@ -454,6 +458,7 @@ func (b *builder) fetchAll(ctx context.Context, fetches []fetch) (map[Digest]int
 		sizes    = make(map[Digest]int64, len(fetches))
 		firstErr error
 		wg       sync.WaitGroup
+		done     int
 	)
 	sem := make(chan struct{}, b.limit)
 loop:
@@ -476,6 +481,10 @@ loop:
 				return
 			}
 			sizes[f.digest] = size
+			done++
+			if b.p.Progress != nil {
+				b.p.Progress(done, len(fetches))
+			}
 		})
 	}
 	wg.Wait()

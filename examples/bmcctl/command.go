@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetkit/fleetkit/bmc"
+	"github.com/fleetkit/fleetkit/internal/progress"
 )
 
 // command is what to do on each host.
@@ -174,9 +175,11 @@ func execute(ctx context.Context, p *runPlan, cmd command, stderr io.Writer) ([]
 		Credentials: p.creds,
 	}
 	if p.progress {
-		bar := newProgressBar(stderr, len(p.hosts))
-		defer bar.stop()
-		opts.Progress = bar.update
+		bar := progress.Start(stderr, len(p.hosts), "hosts")
+		defer bar.Stop()
+		opts.Progress = func(pr bmc.Progress) {
+			bar.Update(progress.State{Done: pr.Done, Total: pr.Total, Failed: pr.Failed})
+		}
 	}
 	start := time.Now()
 	results := bmc.FanOut(ctx, p.hosts, p.dial, hostOp(cmd), opts)

@@ -514,16 +514,6 @@ func TestClientSaysWhichDriverAnswered(t *testing.T) {
 	require.Contains(t, o.Attempts[0].Error, "BMC authentication failed")
 }
 
-func TestRenderProgress(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, "[>                             ] 0/200  failed 0  elapsed 3s",
-		renderProgress(bmc.Progress{Total: 200}, 3*time.Second))
-	require.Equal(t, "[===============>              ] 100/200  failed 7  50.0 hosts/s  ETA 2s",
-		renderProgress(bmc.Progress{Done: 100, Failed: 7, Total: 200}, 2*time.Second))
-	require.Equal(t, "[==============================] 200/200  failed 0  100.0 hosts/s  ETA 0s",
-		renderProgress(bmc.Progress{Done: 200, Total: 200}, 2*time.Second))
-}
-
 func TestParseHosts(t *testing.T) {
 	t.Parallel()
 	hosts, err := parseHosts(strings.NewReader("a # one\n\n#b\n  c\t\nd"), "f")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -88,96 +87,4 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Microsecond)
 	}
 	return d.Round(time.Millisecond)
-}
-
-// progressBar draws a fan-out's progress on one terminal line:
-//
-//	[=========>          ] 1200/5000  failed 3  412.0 hosts/s  ETA 9s
-//
-// FanOut's Progress callback feeds it; a ticker redraws it meanwhile so
-// the elapsed time and the rate move even while no host finishes. stop
-// clears the line.
-type progressBar struct {
-	w     io.Writer
-	start time.Time
-	done  chan struct{}
-	wg    sync.WaitGroup
-
-	mu   sync.Mutex
-	last bmc.Progress
-	drew time.Time
-}
-
-const (
-	barWidth    = 30
-	barInterval = 100 * time.Millisecond
-)
-
-func newProgressBar(w io.Writer, total int) *progressBar {
-	b := &progressBar{w: w, start: time.Now(), done: make(chan struct{}), last: bmc.Progress{Total: total}}
-	b.mu.Lock()
-	b.drawLocked(time.Now())
-	b.mu.Unlock()
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.done:
-				return
-			case now := <-t.C:
-				b.mu.Lock()
-				b.drawLocked(now)
-				b.mu.Unlock()
-			}
-		}
-	}()
-	return b
-}
-
-// update is the FanOut Progress callback.
-func (b *progressBar) update(p bmc.Progress) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.last = p
-	if now := time.Now(); now.Sub(b.drew) >= barInterval || p.Done == p.Total {
-		b.drawLocked(now)
-	}
-}
-
-func (b *progressBar) drawLocked(now time.Time) {
-	b.drew = now
-	fmt.Fprint(b.w, "\r"+renderProgress(b.last, now.Sub(b.start))+"\x1b[K")
-}
-
-// stop stops redrawing and clears the line.
-func (b *progressBar) stop() {
-	close(b.done)
-	b.wg.Wait()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	fmt.Fprint(b.w, "\r\x1b[K")
-}
-
-// renderProgress renders p after elapsed.
-func renderProgress(p bmc.Progress, elapsed time.Duration) string {
-	fill := 0
-	if p.Total > 0 {
-		fill = barWidth * p.Done / p.Total
-	}
-	bar := strings.Repeat("=", fill)
-	if fill < barWidth {
-		bar += ">" + strings.Repeat(" ", barWidth-fill-1)
-	}
-	s := fmt.Sprintf("[%s] %d/%d  failed %d", bar, p.Done, p.Total, p.Failed)
-	if secs := elapsed.Seconds(); p.Done > 0 && secs > 0 {
-		rate := float64(p.Done) / secs
-		eta := time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second))
-		s += fmt.Sprintf("  %.1f hosts/s  ETA %s", rate, eta.Round(time.Second))
-	} else {
-		s += fmt.Sprintf("  elapsed %s", elapsed.Round(time.Second))
-	}
-	return s
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/fleetkit/fleetkit/bmc"
 	"github.com/fleetkit/fleetkit/bmc/ipmibmc"
 	"github.com/fleetkit/fleetkit/bmc/redfishbmc"
+	"github.com/fleetkit/fleetkit/internal/progress"
 )
 
 // hostPlaceholder is what the endpoint templates replace by the host name.
@@ -157,7 +158,7 @@ func plan(cfg *config, stderr io.Writer) (*runPlan, error) {
 	case "always":
 		p.progress = len(p.hosts) > 1
 	case "auto":
-		p.progress = len(p.hosts) > 1 && isTerminal(stderr)
+		p.progress = len(p.hosts) > 1 && progress.IsTerminal(stderr)
 	}
 	return p, nil
 }
@@ -430,15 +431,4 @@ func (m *multiDriver) openReport() bmc.Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.open
-}
-
-// isTerminal reports whether w is a terminal (a character device), where
-// a progress bar belongs; not a pipe or a file.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
