@@ -1,0 +1,5 @@
+package inventory
+
+import "net"
+
+var defaultResolver TXTResolver = net.DefaultResolver
