@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"runtime/metrics"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fleetkit/fleetkit/bmc"
 	"github.com/fleetkit/fleetkit/bmc/redfishbmc"
+	"github.com/fleetkit/fleetkit/internal/procstat"
 )
 
 // Operations the bench fans out.
@@ -212,10 +206,10 @@ func (b *bench) run(ctx context.Context) figures {
 
 	var fig figures
 	fig.Hosts = len(hosts)
-	mem := startMemSampler(10 * time.Millisecond)
-	fig.HeapBefore = mem.first
+	mem := procstat.StartHeapSampler(10 * time.Millisecond)
+	fig.HeapBefore = mem.First()
 	reqs0, sys0, conns0 := b.fleet.requests(), b.fleet.sysReqs.Load(), b.fleet.conns.Load()
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	start := time.Now()
 	results := bmc.FanOut(ctx, hosts, b.dial, op, &bmc.FanOutOptions{
 		Concurrency: b.cfg.Concurrency,
@@ -223,12 +217,12 @@ func (b *bench) run(ctx context.Context) figures {
 		Credentials: creds,
 	})
 	fig.Wall = time.Since(start)
-	fig.CPU = cpuTime() - cpu0
-	fig.PeakHeap = mem.stop()
+	fig.CPU = procstat.CPUTime() - cpu0
+	fig.PeakHeap = mem.Stop()
 	fig.Requests = b.fleet.requests() - reqs0
 	fig.SysRequests = b.fleet.sysReqs.Load() - sys0
 	fig.Conns = b.fleet.conns.Load() - conns0
-	fig.PeakRSS = peakRSS()
+	fig.PeakRSS = procstat.PeakRSS()
 	fig.Sessions = b.fleet.sessions()
 	for i, r := range results {
 		if r.Err != nil {
@@ -245,89 +239,4 @@ func (b *bench) run(ctx context.Context) figures {
 		}
 	}
 	return fig
-}
-
-// memSampler records the peak of the heap in use (runtime/metrics: heap
-// objects plus unused heap spans, as MemStats.HeapInuse) while it runs.
-type memSampler struct {
-	first uint64
-	done  chan struct{}
-	wg    sync.WaitGroup
-	peak  uint64
-}
-
-var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes"}
-
-func heapInUse(s []metrics.Sample) uint64 {
-	metrics.Read(s)
-	var n uint64
-	for _, m := range s {
-		if m.Value.Kind() == metrics.KindUint64 {
-			n += m.Value.Uint64()
-		}
-	}
-	return n
-}
-
-func startMemSampler(every time.Duration) *memSampler {
-	s := make([]metrics.Sample, len(heapMetrics))
-	for i, name := range heapMetrics {
-		s[i].Name = name
-	}
-	m := &memSampler{done: make(chan struct{})}
-	m.first = heapInUse(s)
-	m.peak = m.first
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.done:
-				m.peak = max(m.peak, heapInUse(s))
-				return
-			case <-t.C:
-				m.peak = max(m.peak, heapInUse(s))
-			}
-		}
-	}()
-	return m
-}
-
-// stop stops sampling and returns the peak.
-func (m *memSampler) stop() uint64 {
-	close(m.done)
-	m.wg.Wait()
-	return m.peak
-}
-
-// cpuTime is the user and system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS reads VmHWM, the peak resident set size, from
-// /proc/self/status; 0 where there is none (not Linux).
-func peakRSS() uint64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb * 1024
-		}
-	}
-	return 0
 }

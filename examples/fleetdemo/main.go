@@ -3,12 +3,20 @@
 // Redfish endpoint over TLS. Batches are submitted and admitted; an overlap
 // is rejected with the offending hosts; in-use, maintenance and BMC console
 // prechecks refuse hosts; many concurrent submitters never double-book a
-// host; then listing, per-datacenter counts, cancellation, statistics, and
-// a power-cycle fan-out over the BMCs through the Redfish driver. Last, OS
-// snapshots: a tiny yum repository is written into the temporary directory,
-// snapshots are built from it into a file-system blob store, sealed with a
-// key ring, verified (quick and full), diffed against their parent, and
-// shown to catch a blob corrupted on disk and a tampered manifest.
+// host; then listing, per-datacenter counts and cancellation. A worker
+// pool then drains the queue: power actions over Redfish, reimages through
+// a simulated OS installer, a host whose firmware drops its PXE boot
+// retried and raised for triage; then statistics per action, SKU and step,
+// and a power-cycle fan-out over the BMCs through the Redfish driver. Last,
+// OS snapshots: a tiny yum repository is written into the temporary
+// directory, snapshots are built from it into a file-system blob store,
+// sealed with a key ring, verified (quick and full), diffed against their
+// parent, and shown to catch a blob corrupted on disk and a tampered
+// manifest; then registered in the store's catalogue, boot-tested on
+// canaries by the workers, released, monitored and retired. Last, the fleet
+// state cache: twenty hosts publish their sysctl output to a replica group
+// and the fleet is asked which netdev_budget each host has, with one cache
+// server down.
 //
 // Run it from the repository root:
 //
@@ -135,7 +143,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	// One HTTP client for every driver: connections are reused across hosts.
 	httpClient := bmcs.Client()
 	dial := func(_ context.Context, h string, c bmc.Credentials) (bmc.Driver, error) {
-		return redfishbmc.New(bmcs.URL(), c, &redfishbmc.Options{SystemID: h, HTTPClient: httpClient})
+		return redfishbmc.New(bmcs.URL(), c, &redfishbmc.Options{SystemID: h, HTTPClient: httpClient, PollInterval: 10 * time.Millisecond})
 	}
 	creds := &bmc.StaticCredentials{Default: bmc.Credentials{Username: fakebmc.DefaultUsername, Password: fakebmc.DefaultPassword}}
 	fmt.Fprintf(out, "BMCs: %d simulated Redfish systems at %s (TLS)\n", bmcs.Len(), bmcs.URL())
@@ -293,53 +301,29 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	}
 	fmt.Fprintf(out, "bob's reboot of %s is now accepted as %s\n", strings.Join(again.Batch.Hosts, ","), again.Batch.ID)
 
-	section("7. Statistics (jobs moved to their end by a simulated worker)")
-	rng := rand.New(rand.NewPCG(3, 4))
-	b, err := svc.Batch(ctx, again.Batch.ID)
+	runner, prov, err := newRunner(bmcs, dial, creds)
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for _, j := range b.Jobs {
-		if _, err := st.UpdateJob(ctx, lifecycle.JobUpdate{BatchID: j.BatchID, Host: j.Host,
-			From: lifecycle.JobPending, To: lifecycle.JobRunning, At: now}); err != nil {
-			return err
-		}
-		end, msg := lifecycle.JobSucceeded, ""
-		if rng.IntN(4) == 0 {
-			end, msg = lifecycle.JobFailed, "host did not come back after reboot"
-		}
-		if _, err := st.UpdateJob(ctx, lifecycle.JobUpdate{BatchID: j.BatchID, Host: j.Host, From: lifecycle.JobRunning,
-			To: end, Error: msg, At: now.Add(time.Duration(90+rng.IntN(60)) * time.Second)}); err != nil {
-			return err
-		}
-	}
-	b, err = svc.Batch(ctx, again.Batch.ID)
-	if err != nil {
+	if err := workers(ctx, st, svc, bmcs, runner, prov, logger, again.Batch.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "batch %s ended %s: %d succeeded, %d failed\n", b.ID, b.State, b.Counts.Succeeded, b.Counts.Failed)
-	stats, err := svc.Stats(ctx, lifecycle.StatsParams{})
-	if err != nil {
-		return err
-	}
-	for _, s := range stats {
-		sku := s.SKU
-		if s.AllSKUs {
-			sku = "all SKUs"
-		}
-		if s.Succeeded+s.Failed == 0 {
-			fmt.Fprintf(out, "%-13s %-9s jobs %2d  (%d cancelled, no verdict)\n", s.Action, sku, s.Jobs, s.Cancelled)
-			continue
-		}
-		fmt.Fprintf(out, "%-13s %-9s jobs %2d  success %5.1f%%  p50 %-6s p95 %s\n", s.Action, sku, s.Jobs,
-			100*s.SuccessRate, s.P50.Round(time.Second), s.P95.Round(time.Second))
-	}
-	section("8. One interface over BMCs: a power-cycle fan-out, typed actions, a driver that answers")
+
+	section("9. One interface over BMCs: a power-cycle fan-out, typed actions, a driver that answers")
 	dc1 := hosts(1, 20)
 	var lastProgress bmc.Progress
 	results := bmc.FanOut(ctx, dc1, dial, func(ctx context.Context, d bmc.Driver) (bmc.PowerState, error) {
-		if err := d.SetPower(ctx, bmc.PowerActionCycle); err != nil {
+		// The power-off batch of section 3 left two hosts off: power
+		// those on, cycle the rest.
+		cur, err := d.PowerState(ctx)
+		if err != nil {
+			return "", err
+		}
+		a := bmc.PowerActionCycle
+		if cur == bmc.PowerOff {
+			a = bmc.PowerActionOn
+		}
+		if err := d.SetPower(ctx, a); err != nil {
 			return "", err
 		}
 		return d.PowerState(ctx)
@@ -350,7 +334,7 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 			on++
 		}
 	}
-	fmt.Fprintf(out, "power-cycled %d/%d hosts of dc1 over Redfish, 8 at a time: %d on again, %d failed\n",
+	fmt.Fprintf(out, "power-cycled (or powered on) %d/%d hosts of dc1 over Redfish, 8 at a time: %d on again, %d failed\n",
 		lastProgress.Done, lastProgress.Total, on, lastProgress.Failed)
 	web01, _ := bmcs.System(host(1))
 	web01.SetPowerState(bmc.PowerOff)
@@ -380,6 +364,12 @@ func run(ctx context.Context, storeURL string, keep bool) error {
 	fmt.Fprintf(out, "sessions left open on the BMCs: %d\n", bmcs.Sessions())
 
 	if err := snapshots(ctx, dir); err != nil {
+		return err
+	}
+	if err := catalogue(ctx, dir, st, backend, svc, runner, logger); err != nil {
+		return err
+	}
+	if err := fleetCache(ctx); err != nil {
 		return err
 	}
 

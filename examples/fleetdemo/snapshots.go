@@ -1,90 +1,33 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fleetkit/fleetkit/snapshot"
 	"github.com/fleetkit/fleetkit/snapshot/fsblob"
 	"github.com/fleetkit/fleetkit/snapshot/rpmver"
+	"github.com/fleetkit/fleetkit/snapshot/yumrepo/yumrepotest"
 )
 
-// rpmFile is a package of the demo's yum repository: its metadata and a
-// payload of random bytes standing in for the rpm.
-type rpmFile struct {
-	name, arch, evr string
-	content         []byte
-}
-
-// href is the package's location in the repository.
-func (p rpmFile) href() string { return "Packages/" + p.name + "-" + p.evr + "." + p.arch + ".rpm" }
-
-func newRPM(name, arch, evr string) rpmFile {
-	content := make([]byte, 256+16*len(name))
-	_, _ = rand.Read(content)
-	return rpmFile{name: name, arch: arch, evr: evr, content: content}
+// rpm is a package of the demo's yum repository; its file holds stand-in
+// bytes (yumrepotest.Fill), not a real rpm.
+func rpm(name, arch, evr string) yumrepotest.Package {
+	return yumrepotest.Package{Name: name, Arch: arch, EVR: evr}
 }
 
 // writeYumRepo writes pkgs into dir as a yum repository: the package files
 // under Packages/, a gzipped primary.xml named by its sha256 and a
 // repomd.xml pointing at it. Writing again "publishes" a new revision.
-func writeYumRepo(dir string, revision int, pkgs []rpmFile) error {
-	for _, sub := range []string{"repodata", "Packages"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return err
-		}
-	}
-	var primary strings.Builder
-	fmt.Fprintf(&primary, `<?xml version="1.0" encoding="UTF-8"?>
-<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="%d">
-`, len(pkgs))
-	for _, p := range pkgs {
-		evr, err := rpmver.Parse(p.evr)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(p.href())), p.content, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(&primary, `<package type="rpm"><name>%s</name><arch>%s</arch>`+
-			`<version epoch="%d" ver="%s" rel="%s"/><checksum type="sha256" pkgid="YES">%x</checksum>`+
-			`<size package="%d" installed="0" archive="0"/><location href="%s"/></package>
-`, p.name, p.arch, evr.Epoch, evr.Version, evr.Release, sha256.Sum256(p.content), len(p.content), p.href())
-	}
-	primary.WriteString("</metadata>\n")
-
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	if _, err := w.Write([]byte(primary.String())); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(gz.Bytes())
-	href := fmt.Sprintf("repodata/%x-primary.xml.gz", sum)
-	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(href)), gz.Bytes(), 0o644); err != nil {
-		return err
-	}
-	repomd := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<repomd xmlns="http://linux.duke.edu/metadata/repo">
-  <revision>%d</revision>
-  <data type="primary">
-    <checksum type="sha256">%x</checksum>
-    <location href="%s"/>
-    <size>%d</size>
-  </data>
-</repomd>
-`, revision, sum, href, gz.Len())
-	return os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml"), []byte(repomd), 0o644)
+func writeYumRepo(ctx context.Context, dir string, revision int, pkgs []yumrepotest.Package) error {
+	_, err := yumrepotest.Write(ctx, dir, pkgs, &yumrepotest.Options{Revision: strconv.Itoa(revision)})
+	return err
 }
 
 // problems writes a report's problems compactly: "kind package (snapshot)".
@@ -106,16 +49,16 @@ func problems(r *snapshot.VerifyReport) string {
 // snapshots is the demo's section 9: OS snapshots built from a yum
 // repository written into dir, stored in an fsblob store there.
 func snapshots(ctx context.Context, dir string) error {
-	section("9. OS snapshots: build from a yum repository, seal, verify, diff")
+	section("10. OS snapshots: build from a yum repository, seal, verify, diff")
 	repoDir, blobDir := filepath.Join(dir, "repo"), filepath.Join(dir, "blobs")
-	pkgs := []rpmFile{
-		newRPM("bash", "x86_64", "5.1.8-9.el9"),
-		newRPM("kernel", "x86_64", "5.14.0-427.el9"),
-		newRPM("kernel", "x86_64", "5.14.0-503.el9"),
-		newRPM("openssl", "x86_64", "1:3.0.7-27.el9"),
-		newRPM("tzdata", "noarch", "2026a-1.el9"),
+	pkgs := []yumrepotest.Package{
+		rpm("bash", "x86_64", "5.1.8-9.el9"),
+		rpm("kernel", "x86_64", "5.14.0-427.el9"),
+		rpm("kernel", "x86_64", "5.14.0-503.el9"),
+		rpm("openssl", "x86_64", "1:3.0.7-27.el9"),
+		rpm("tzdata", "noarch", "2026a-1.el9"),
 	}
-	if err := writeYumRepo(repoDir, 1, pkgs); err != nil {
+	if err := writeYumRepo(ctx, repoDir, 1, pkgs); err != nil {
 		return err
 	}
 	key := make([]byte, 32)
@@ -151,8 +94,8 @@ func snapshots(ctx context.Context, dir string) error {
 	fmt.Fprintln(out, "verify full:", problems(rep))
 
 	// An update is published: a newer openssl beside the old one.
-	pkgs = append(pkgs, newRPM("openssl", "x86_64", "1:3.0.7-28.el9"))
-	if err := writeYumRepo(repoDir, 2, pkgs); err != nil {
+	pkgs = append(pkgs, rpm("openssl", "x86_64", "1:3.0.7-28.el9"))
+	if err := writeYumRepo(ctx, repoDir, 2, pkgs); err != nil {
 		return err
 	}
 	dec, err := build("rhel9-2026.12", nov.ID)
