@@ -54,8 +54,12 @@ const maxKeyIDLen = 128
 //     different times.
 //  2. ring, err = ring.WithCurrent("k2"): new seals use k2.
 //  3. Keep k1 in the ring, for verification only, until every snapshot
-//     sealed with it has been re-sealed (Verify with the old seal, then
-//     Seal) or purged.
+//     sealed with it has been purged. A catalogue ([Store]) never changes
+//     a sealed snapshot's seal, so its record stays what was sealed and
+//     released: snapshots outlive keys by being retired, not re-sealed.
+//     If k1 leaked, its seals prove nothing: build the snapshots again
+//     (the blobs are shared, so only the manifests are new) and retire k1
+//     at once.
 //  4. ring, err = ring.Retire("k1"): seals that still name k1 now fail
 //     with [ErrUnknownKey].
 type KeyRing struct {
