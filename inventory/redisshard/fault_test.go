@@ -26,11 +26,11 @@ type ownRedis struct {
 	cmd  *exec.Cmd
 }
 
-// startRedis starts a private redis-server on a free loopback port. It
-// skips loudly (fails under CI) when redis-server is not installed, and
-// only runs where the test script provides its servers, like every other
-// Redis test.
-func startRedis(t testing.TB) *ownRedis {
+// startRedis starts a private redis-server on a free loopback port, with
+// extra arguments. It skips loudly (fails under CI) when redis-server is
+// not installed, and only runs where the test script provides its
+// servers, like every other Redis test.
+func startRedis(t testing.TB, extra ...string) *ownRedis {
 	t.Helper()
 	testenv.Redis(t)
 	bin, err := exec.LookPath("redis-server")
@@ -47,7 +47,9 @@ func startRedis(t testing.TB) *ownRedis {
 		port := l.Addr().(*net.TCPAddr).Port
 		require.NoError(t, l.Close())
 		dir := t.TempDir()
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir+"/redis.log")
+		args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
+			"--dir", dir, "--logfile", dir + "/redis.log"}, extra...)
+		cmd := exec.Command(bin, args...)
 		require.NoError(t, cmd.Start())
 		r := &ownRedis{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
 		t.Cleanup(r.kill)
