@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fleetkit/fleetkit/store"
-	_ "github.com/fleetkit/fleetkit/store/memstore"
+	"github.com/fleetkit/fleetkit/store/memstore"
 )
 
 func ExampleOpen() {
@@ -53,4 +54,37 @@ func ExampleLocker() {
 	// renewed: true token 1
 	// released: true
 	// next token is greater: true
+}
+
+// Every runs a background task on one node at a time: here two nodes
+// share a memstore Locker, and only the one holding the lease works.
+func ExampleEvery() {
+	locker := memstore.New(nil) // or the pgstore, sqlitestore or redislock of the nodes
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	rounds := map[string]int{}
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, node := range []string{"node-a", "node-b"} {
+		wg.Go(func() {
+			_ = store.Every(ctx, locker, "rescue", 5*time.Millisecond, func(ctx context.Context, l store.Lease) error {
+				mu.Lock()
+				defer mu.Unlock()
+				rounds[node]++
+				switch rounds["node-a"] + rounds["node-b"] {
+				case 1:
+					close(started)
+				case 5:
+					cancel()
+				}
+				return nil
+			}, &store.EveryOptions{TTL: time.Minute})
+		})
+		<-started // node-a holds the lease before node-b starts
+	}
+	wg.Wait()
+	fmt.Println(rounds["node-a"], rounds["node-b"])
+	// Output:
+	// 5 0
 }
