@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,7 +47,7 @@ func TestPopulateRedis(t *testing.T) {
 	require.NoError(t, os.Symlink(conf, filepath.Join(out, "sysctl.conf")))
 	cmds := filepath.Join(dir, "hw.json")
 	require.NoError(t, os.WriteFile(cmds, []byte(`{"uname-a": "Linux web1 6.1\n"}`), 0o644))
-	ns := "populate-test-" + filepath.Base(dir)
+	ns := fmt.Sprintf("populate-test-%d", time.Now().UnixNano()) // fresh keys on the shared servers, run after run
 	servers := strings.Join(addrs[:2], ",") + ",127.0.0.1:1"
 	args := []string{"-host", "web1.dc1", "-dir", out, "-commands", cmds, "-servers", servers, "-namespace", ns, "-min-replicas", "2", "-json"}
 
