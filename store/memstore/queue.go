@@ -15,9 +15,9 @@ import (
 var _ lifecycle.QueueStore = (*Store)(nil)
 
 // The queue. Jobs never claimed wait in lanes, one per datacenter, action
-// and priority: a batch appends its jobs to their lanes at admission, in
-// queue order (Batch.QueueAt grows with admission time within one
-// priority), so a claim looks only at the head of each lane whose caps
+// and priority: a batch appends runs of its jobs to their lanes at
+// admission, in queue order (Batch.QueueAt grows with admission time within
+// one priority), so a claim looks only at the head of each lane whose caps
 // allow it and takes the first in queue order. Jobs given back for a retry
 // wait in a heap by RetryAt, then join again (ordered by queue key) when
 // due. Entries of jobs that left pending otherwise (a cancellation) are
@@ -39,11 +39,17 @@ type laneKey struct {
 	priority int
 }
 
-// lane is a FIFO of jobs: refs[head:] are waiting.
+// lane is a FIFO of jobs in queue order, as runs of consecutive jobs of
+// one batch (a batch's jobs in one datacenter are usually one run, so
+// admission adds one entry per batch, not one per job): spans[head:] are
+// waiting.
 type lane struct {
-	refs []jobRef
-	head int
+	spans []span
+	head  int
 }
+
+// span is the jobs from to to-1 of batch seq.
+type span struct{ seq, from, to int32 }
 
 type jobLease struct {
 	worker  string
@@ -71,33 +77,40 @@ func compareKeys(a, b key) int {
 	return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq), cmp.Compare(a.job, b.job))
 }
 
-// enqueue appends the jobs of new batch r (seq) to their lanes.
+func (k key) ref() jobRef { return jobRef{k.seq, k.job} }
+
+// enqueue adds the jobs of new batch r (seq) to their lanes.
 func (s *Store) enqueue(seq int32, r *batchRec) {
 	var k laneKey
 	var l *lane
+	at := -1 // the index in l.spans of the run of r that job i may extend
 	for i := range r.jobs {
 		lk := laneKey{r.labelsOf(i).dc, r.action, r.priority}
 		if l == nil || lk != k {
-			k = lk
+			k, at = lk, -1
 			if l = s.q.lanes[k]; l == nil {
 				l = &lane{}
 				s.q.lanes[k] = l
 			}
 		}
-		ref := jobRef{seq, int32(i)}
-		n := len(l.refs)
-		if n > l.head && compareKeys(s.keyOf(l.refs[n-1]), s.keyOf(ref)) > 0 {
-			// Out of order (the clock went back, or Ageing changed): insert
-			// in place.
-			at, _ := slices.BinarySearchFunc(l.refs[l.head:], ref, func(x, y jobRef) int {
-				return compareKeys(s.keyOf(x), s.keyOf(y))
-			})
-			l.refs = slices.Insert(l.refs, l.head+at, ref)
+		if at >= 0 && l.spans[at].to == int32(i) {
+			l.spans[at].to++
 			continue
 		}
-		l.refs = append(l.refs, ref)
+		// Batches arrive in queue order but for concurrent submitters
+		// racing for the lock (or a change of Ageing): the place is at or
+		// near the end.
+		e := key{r.qkey, seq, int32(i)}
+		at = len(l.spans)
+		for at > l.head && compareKeys(s.spanKey(l.spans[at-1]), e) > 0 {
+			at--
+		}
+		l.spans = slices.Insert(l.spans, at, span{seq, int32(i), int32(i) + 1})
 	}
 }
+
+// spanKey is the queue key of the first job of sp.
+func (s *Store) spanKey(sp span) key { return key{s.batches[sp.seq].qkey, sp.seq, sp.from} }
 
 // claimable reports whether ref is pending and due at at.
 func (s *Store) claimable(ref jobRef, at int64) bool {
@@ -111,24 +124,30 @@ func (s *Store) claimable(ref jobRef, at int64) bool {
 
 // peek returns the head of l, dropping entries that are no longer
 // pending; ok is false when l is empty.
-func (s *Store) peek(l *lane, at int64) (jobRef, bool) {
-	for l.head < len(l.refs) {
-		ref := l.refs[l.head]
-		if s.claimable(ref, at) {
-			return ref, true
+func (s *Store) peek(l *lane, at int64) (key, bool) {
+	for l.head < len(l.spans) {
+		sp := &l.spans[l.head]
+		for ; sp.from < sp.to; sp.from++ {
+			if s.claimable(jobRef{sp.seq, sp.from}, at) {
+				return s.spanKey(*sp), true
+			}
 		}
 		l.head++
 	}
 	if l.head > 0 {
-		l.refs, l.head = l.refs[:0], 0
+		l.spans, l.head = l.spans[:0], 0
 	}
-	return jobRef{}, false
+	return key{}, false
 }
 
+// pop removes the head of l, which peek returned.
 func (l *lane) pop() {
+	if l.spans[l.head].from++; l.spans[l.head].from < l.spans[l.head].to {
+		return
+	}
 	l.head++
-	if l.head > 1024 && l.head > len(l.refs)/2 {
-		l.refs = append(l.refs[:0], l.refs[l.head:]...)
+	if l.head > 1024 && l.head > len(l.spans)/2 {
+		l.spans = append(l.spans[:0], l.spans[l.head:]...)
 		l.head = 0
 	}
 }
@@ -162,14 +181,14 @@ func (s *Store) ClaimJobs(ctx context.Context, r lifecycle.ClaimRequest) ([]life
 			if !caps.Allows(s.labels.names[k.dc], k.action) {
 				continue
 			}
-			ref, ok := s.peek(l, at)
+			kk, ok := s.peek(l, at)
 			if !ok {
-				if len(l.refs) == 0 {
+				if len(l.spans) == 0 {
 					delete(s.q.lanes, k)
 				}
 				continue
 			}
-			if kk := s.keyOf(ref); !found || compareKeys(kk, best) < 0 {
+			if !found || compareKeys(kk, best) < 0 {
 				best, bestLane, found = kk, l, true
 			}
 		}
@@ -189,7 +208,7 @@ func (s *Store) ClaimJobs(ctx context.Context, r lifecycle.ClaimRequest) ([]life
 		if !found {
 			break
 		}
-		ref := jobRef{best.seq, best.job}
+		ref := best.ref()
 		if bestLane != nil {
 			bestLane.pop()
 		} else {
