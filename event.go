@@ -2,6 +2,7 @@ package fleetkit
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -39,3 +40,17 @@ type NotifierFunc func(ctx context.Context, e Event) error
 
 // Notify calls f(ctx, e).
 func (f NotifierFunc) Notify(ctx context.Context, e Event) error { return f(ctx, e) }
+
+// NotifyBestEffort sends e through n, stamped with now(), and logs a
+// failure to log instead of returning it: callers treat notification as
+// best effort, and a failing notifier never undoes what it reports. A nil
+// n sends nothing; a nil log discards the failure.
+func NotifyBestEffort(ctx context.Context, n Notifier, log *slog.Logger, now func() time.Time, e Event) {
+	if n == nil {
+		return
+	}
+	e.Time = now()
+	if err := n.Notify(ctx, e); err != nil && log != nil {
+		log.WarnContext(ctx, "notification failed", "kind", e.Kind, "subject", e.Subject, "err", err)
+	}
+}

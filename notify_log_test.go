@@ -3,7 +3,9 @@ package fleetkit_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -102,4 +104,25 @@ func TestLogNotifier_FilteredLevel(t *testing.T) {
 	n := fleetkit.NewLogNotifier(l, &fleetkit.LogNotifierOptions{Level: slog.LevelDebug})
 	require.NoError(t, n.Notify(t.Context(), testEvent(1)))
 	require.Zero(t, buf.Len())
+}
+
+func TestNotifyBestEffort(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return at }
+	rec := &fleetkit.Recorder{}
+	fleetkit.NotifyBestEffort(context.Background(), rec, log, now, fleetkit.Event{Kind: "batch.finished", Subject: "b1"})
+	require.Len(t, rec.Events(), 1)
+	require.True(t, rec.Events()[0].Time.Equal(at), "stamped with now")
+	require.Empty(t, logs.String())
+
+	failing := fleetkit.NotifierFunc(func(context.Context, fleetkit.Event) error { return errors.New("chat is down") })
+	fleetkit.NotifyBestEffort(context.Background(), failing, log, now, fleetkit.Event{Kind: "job.triage", Subject: "web1"})
+	require.Contains(t, logs.String(), "notification failed")
+	require.Contains(t, logs.String(), "kind=job.triage")
+	require.Contains(t, logs.String(), "chat is down")
+
+	fleetkit.NotifyBestEffort(context.Background(), nil, log, now, fleetkit.Event{Kind: "x"}) // sends nothing
+	fleetkit.NotifyBestEffort(context.Background(), failing, nil, now, fleetkit.Event{Kind: "x"})
 }

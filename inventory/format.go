@@ -337,19 +337,14 @@ func (r *hdrReader) bytes(n int) []byte {
 	return v
 }
 
-func (r *hdrReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *hdrReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
 
-func (r *hdrReader) varint() int64 {
-	v, n := binary.Varint(r.b)
+func (r *hdrReader) varint() int64 { return readVarint(r, binary.Varint) }
+
+// readVarint reads one varint with decode, marking r failed when none is
+// there.
+func readVarint[T uint64 | int64](r *hdrReader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.err = true
 		r.b = nil

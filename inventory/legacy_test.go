@@ -14,23 +14,9 @@ import (
 	"github.com/fleetkit/fleetkit/inventory/inventorytest"
 )
 
-// needBzip2 skips the test loudly (fails it under CI) without the bzip2
-// command, which the legacy fixtures are compressed with.
-func needBzip2(t testing.TB) {
-	t.Helper()
-	if inventorytest.HaveBzip2() {
-		return
-	}
-	msg := "*** bzip2 not installed: the sysops-api fixtures cannot be built (apt-get install bzip2) ***"
-	if testenv.InCI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 func TestLegacyRoundTrip(t *testing.T) {
 	t.Parallel()
-	needBzip2(t)
+	testenv.Tool(t, "bzip2", "bzip2")
 	objs := []inventory.Object{
 		inventorytest.Obj("/etc/sysctl.conf", "vm.swappiness=10\nnet.core.somaxconn = 1024\n"),
 		inventorytest.Obj("sysctl-a", strings.Repeat("kernel.pid_max = 4194304\n", 100)),
@@ -63,7 +49,7 @@ func TestLegacyRoundTrip(t *testing.T) {
 
 func TestLegacyBatchDecode(t *testing.T) {
 	t.Parallel()
-	needBzip2(t)
+	testenv.Tool(t, "bzip2", "bzip2")
 	var all [][][]byte
 	var want [][inventory.LegacyFields][]byte
 	for i := range 6 {
@@ -128,7 +114,7 @@ func TestParseLegacyStat(t *testing.T) {
 
 func TestDecodeLegacyRejects(t *testing.T) {
 	t.Parallel()
-	needBzip2(t)
+	testenv.Tool(t, "bzip2", "bzip2")
 	o := inventorytest.Obj("/etc/motd", "hi\n")
 	good, err := inventorytest.EncodeLegacy(&o)
 	require.NoError(t, err)

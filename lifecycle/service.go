@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/fleetkit/fleetkit"
@@ -66,16 +65,5 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Micro
 // notify sends e, logging (never returning) a failure: a notification
 // never undoes what it reports.
 func (s *Service) notify(ctx context.Context, e fleetkit.Event) {
-	notify(ctx, s.cfg.Notifier, s.cfg.Logger, s.cfg.Now, e)
-}
-
-// notify sends e through n (when set) at now, logging a failure.
-func notify(ctx context.Context, n fleetkit.Notifier, log *slog.Logger, now func() time.Time, e fleetkit.Event) {
-	if n == nil {
-		return
-	}
-	e.Time = now()
-	if err := n.Notify(ctx, e); err != nil {
-		log.WarnContext(ctx, "lifecycle: notification failed", "kind", e.Kind, "subject", e.Subject, "err", err)
-	}
+	fleetkit.NotifyBestEffort(ctx, s.cfg.Notifier, s.cfg.Logger, s.cfg.Now, e)
 }

@@ -838,5 +838,5 @@ func (p *Pool) triage(ctx context.Context, j Job, steps []Step, msg string) {
 }
 
 func (p *Pool) notify(ctx context.Context, e fleetkit.Event) {
-	notify(ctx, p.cfg.Notifier, p.cfg.Logger, p.cfg.Now, e)
+	fleetkit.NotifyBestEffort(ctx, p.cfg.Notifier, p.cfg.Logger, p.cfg.Now, e)
 }

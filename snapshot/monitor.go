@@ -224,13 +224,7 @@ func (m *Monitor) problem(ctx context.Context, p Problem) {
 }
 
 func (m *Monitor) notify(ctx context.Context, e fleetkit.Event) {
-	if m.cfg.Notifier == nil {
-		return
-	}
-	e.Time = m.cfg.Now()
-	if err := m.cfg.Notifier.Notify(ctx, e); err != nil {
-		m.cfg.Logger.WarnContext(ctx, "snapshot: notification failed", "kind", e.Kind, "subject", e.Subject, "err", err)
-	}
+	fleetkit.NotifyBestEffort(ctx, m.cfg.Notifier, m.cfg.Logger, m.cfg.Now, e)
 }
 
 // upstream is a package as a repository lists it now.

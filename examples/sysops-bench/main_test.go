@@ -37,15 +37,8 @@ func TestData(t *testing.T) {
 // checked every answer.
 func TestBenchSmall(t *testing.T) {
 	testenv.Redis(t) // runs where the test script provides redis-server
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("*** redis-server not installed ***")
-	}
-	if _, err := exec.LookPath("bzip2"); err != nil {
-		if testenv.InCI() {
-			t.Fatal("*** bzip2 not installed ***")
-		}
-		t.Skip("*** bzip2 not installed ***")
-	}
+	testenv.Tool(t, "redis-server", "redis-server")
+	testenv.Tool(t, "bzip2", "bzip2")
 	bin := filepath.Join(t.TempDir(), "sysops-extract")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/fleetkit/fleetkit/examples/sysops-extract").CombinedOutput()
 	require.NoError(t, err, "%s", out)

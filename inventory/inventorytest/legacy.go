@@ -27,12 +27,6 @@ func Bzip2(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// HaveBzip2 reports whether the bzip2 command is installed.
-func HaveBzip2() bool {
-	_, err := exec.LookPath("bzip2")
-	return err == nil
-}
-
 // LegacyTexts returns the five uncompressed fields sysops-api stores for
 // o: contents, MD5 hex, Python's str(os.stat()) (or a sentence for command
 // outputs), "(chars, lines, words)" and str(time.time()).

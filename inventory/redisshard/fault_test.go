@@ -33,14 +33,7 @@ type ownRedis struct {
 func startRedis(t testing.TB, extra ...string) *ownRedis {
 	t.Helper()
 	testenv.Redis(t)
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		msg := "*** redis-server not installed: the fault tests need one to kill (apt-get install redis-server) ***"
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := testenv.Tool(t, "redis-server", "redis-server")
 	for try := 0; try < 5; try++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)

@@ -13,22 +13,10 @@ import (
 	"github.com/fleetkit/fleetkit/inventory/redisshard"
 )
 
-func needBzip2(t testing.TB) {
-	t.Helper()
-	if inventorytest.HaveBzip2() {
-		return
-	}
-	msg := "*** bzip2 not installed: the sysops-api fixtures cannot be built (apt-get install bzip2) ***"
-	if testenv.InCI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // TestLegacyExtract writes a sysops-api cache into database 1, as
 // sysops-api lays it out, and reads it back through the extractor.
 func TestLegacyExtract(t *testing.T) {
-	needBzip2(t)
+	testenv.Tool(t, "bzip2", "bzip2")
 	ctx := t.Context()
 	c := client(t, 1, inventory.LegacyDB)
 	pfx := namespace() // hosts of this test only: the database is shared

@@ -105,6 +105,24 @@ WHERE id IN (SELECT batch_id ` + expired + `) ORDER BY id FOR NO KEY UPDATE`
 	qRescueJobs = `SELECT ` + leasedJobColumns + ` ` + expired + ` FOR NO KEY UPDATE SKIP LOCKED`
 )
 
+// readLocked reads the next two results of res: batches locked with
+// lockedBatchColumns, then jobs locked with leasedJobColumns.
+func readLocked(res pgx.BatchResults) (map[string]*lockedBatch, []leasedJob, error) {
+	rows, err := res.Query()
+	if err != nil {
+		return nil, nil, err
+	}
+	batches, err := scanLockedBatches(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rows, err = res.Query(); err != nil {
+		return nil, nil, err
+	}
+	jobs, err := collect(rows, scanLeasedJob)
+	return batches, jobs, err
+}
+
 // claimOverscan is how many candidates a claim reads per job it may claim:
 // candidates beyond the first may be refused by a cap the claim itself
 // fills.
@@ -294,20 +312,12 @@ func claimJobs(ctx context.Context, c *pgx.Conn, reqs []lifecycle.ClaimRequest) 
 				return err
 			}
 		}
+		var err error
+		if batches, cands, err = readLocked(res); err != nil {
+			return err
+		}
 		rows, err := res.Query()
 		if err != nil {
-			return err
-		}
-		if batches, err = scanLockedBatches(rows); err != nil {
-			return err
-		}
-		if rows, err = res.Query(); err != nil {
-			return err
-		}
-		if cands, err = collect(rows, scanLeasedJob); err != nil {
-			return err
-		}
-		if rows, err = res.Query(); err != nil {
 			return err
 		}
 		tokens, err = pgx.CollectRows(rows, pgx.RowTo[int64])
@@ -491,17 +501,9 @@ func finishJobs(ctx context.Context, c *pgx.Conn, rs []lifecycle.JobResult, out 
 		if _, err := res.Exec(); err != nil {
 			return err
 		}
-		rows, err := res.Query()
-		if err != nil {
-			return err
-		}
-		if batches, err = scanLockedBatches(rows); err != nil {
-			return err
-		}
-		if rows, err = res.Query(); err != nil {
-			return err
-		}
-		js, err := collect(rows, scanLeasedJob)
+		var js []leasedJob
+		var err error
+		batches, js, err = readLocked(res)
 		for i := range js {
 			jobs[[2]string{js[i].BatchID, js[i].Host}] = &js[i]
 		}
@@ -560,17 +562,8 @@ func (s *Store) RescueJobs(ctx context.Context, at time.Time, max int) ([]lifecy
 			if _, err := res.Exec(); err != nil {
 				return err
 			}
-			rows, err := res.Query()
-			if err != nil {
-				return err
-			}
-			if batches, err = scanLockedBatches(rows); err != nil {
-				return err
-			}
-			if rows, err = res.Query(); err != nil {
-				return err
-			}
-			expired, err = collect(rows, scanLeasedJob)
+			var err error
+			batches, expired, err = readLocked(res)
 			return err
 		}()
 		if err := closeBatch(res, err); err != nil {
