@@ -29,12 +29,17 @@ func startCluster(t *testing.T) []string {
 	cli := testenv.Tool(t, "redis-cli", "redis-tools")
 	out, err := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	defer c.Close()
-	require.Eventually(t, func() bool {
-		info, err := c.ClusterInfo(context.Background()).Result()
-		return err == nil && strings.Contains(info, "cluster_state:ok")
-	}, 30*time.Second, 50*time.Millisecond, "the cluster did not come up")
+	// Every node must see the cluster up (each learns it through the
+	// cluster bus, one after the other), or a command routed to a late one
+	// is refused with CLUSTERDOWN.
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		require.Eventually(t, func() bool {
+			info, err := c.ClusterInfo(context.Background()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok")
+		}, 30*time.Second, 50*time.Millisecond, "node %s does not see the cluster up", addr)
+		_ = c.Close()
+	}
 	return addrs
 }
 
